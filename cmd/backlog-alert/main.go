@@ -1,0 +1,199 @@
+// Command backlog-alert watches the consumer groups of Alibaba Cloud Message
+// Queue for Apache Kafka and tells a team's chat channel when one falls
+// behind.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/backlog-alert/backlog-alert/function"
+	"github.com/backlog-alert/backlog-alert/rules"
+)
+
+const usage = `backlog-alert: alerts when Alibaba Cloud Kafka consumer groups fall behind.
+
+Usage:
+  backlog-alert run      [--rules FILE] [--dry-run] [--json]   one run: read, evaluate, notify
+  backlog-alert validate [--rules FILE]                        check a rules file and show what it watches
+  backlog-alert demo     [--json]                              run the example rules against a local fake
+  backlog-alert version
+
+The rules file is --rules, else $BACKLOG_ALERT_RULES, else ./rules.yaml.
+Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET
+and ALIBABA_CLOUD_SECURITY_TOKEN (or the SDK's default chain: profile, RAM role).
+BACKLOG_ALERT_ENDPOINT (a URL) sends every OpenAPI call to another endpoint.
+
+Exit codes: 0 completed, 1 completed with errors, 2 invalid rules, usage or credentials.
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return function.ExitSetup
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return runCmd(ctx, args, stdout, stderr, getenv)
+	case "validate":
+		return validateCmd(args, stdout, stderr, getenv)
+	case "demo":
+		return demoCmd(ctx, args, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "backlog-alert", version)
+		return function.ExitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return function.ExitOK
+	}
+	fmt.Fprintf(stderr, "backlog-alert: unknown command %q\n\n%s", cmd, usage)
+	return function.ExitSetup
+}
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func rulesPath(flagValue string, getenv func(string) string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if p := getenv("BACKLOG_ALERT_RULES"); p != "" {
+		return p
+	}
+	return "rules.yaml"
+}
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := newFlags("run", stderr)
+	rulesFlag := fs.String("rules", "", "rules file (default $BACKLOG_ALERT_RULES, else ./rules.yaml)")
+	dryRun := fs.Bool("dry-run", false, "print the messages each channel would get; send nothing")
+	asJSON := fs.Bool("json", false, "print the report as JSON on stdout")
+	if fs.Parse(args) != nil || fs.NArg() > 0 {
+		return function.ExitSetup
+	}
+	rep, err := function.Run(ctx, function.Options{
+		RulesPath: rulesPath(*rulesFlag, getenv),
+		DryRun:    *dryRun,
+		Endpoint:  getenv("BACKLOG_ALERT_ENDPOINT"),
+		Logger:    newLogger(stderr, getenv),
+	})
+	return finish(rep, err, *asJSON, stdout, stderr)
+}
+
+// finish prints a run's outcome and returns its exit code.
+func finish(rep *function.Report, err error, asJSON bool, stdout, stderr io.Writer) int {
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return function.ExitCode(rep, err)
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(stderr, err)
+			return function.ExitErrors
+		}
+	} else {
+		rep.WriteSummary(stdout)
+	}
+	return function.ExitCode(rep, nil)
+}
+
+func validateCmd(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := newFlags("validate", stderr)
+	rulesFlag := fs.String("rules", "", "rules file (default $BACKLOG_ALERT_RULES, else ./rules.yaml)")
+	if fs.Parse(args) != nil || fs.NArg() > 0 {
+		return function.ExitSetup
+	}
+	f, err := rules.Load(rulesPath(*rulesFlag, getenv))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return function.ExitSetup
+	}
+	describe(stdout, f)
+	return function.ExitOK
+}
+
+// describe prints what a rules file watches, without any secret.
+func describe(w io.Writer, f *rules.File) {
+	fmt.Fprintf(w, "%s is valid: %d rules, %d channels\n", f.Path, len(f.Rules), len(f.Channels))
+	for _, r := range f.Rules {
+		fmt.Fprintf(w, "\nrule %s (line %d)\n  instance %s in %s\n  groups   %v", r.Name, r.Line, r.Instance, r.Region, r.Groups)
+		if len(r.ExcludeGroups) > 0 {
+			fmt.Fprintf(w, " except %v", r.ExcludeGroups)
+		}
+		if len(r.Topics) > 0 {
+			fmt.Fprintf(w, ", topics %v", r.Topics)
+		}
+		fmt.Fprintf(w, "\n  level    %s\n", r.Level)
+		if b := r.Backlog; b != nil {
+			fmt.Fprintf(w, "  backlog  %s\n", thresholds(b.Warning, b.Critical, func(v int64) string { return fmt.Sprintf("%d messages", v) }))
+		}
+		if s := r.Stale; s != nil {
+			fmt.Fprintf(w, "  stale    %s (only while there is lag)\n", thresholds(s.Warning, s.Critical, func(v time.Duration) string { return v.String() }))
+		}
+		fmt.Fprintf(w, "  notify   %v\n", r.Notify)
+	}
+	fmt.Fprintln(w)
+	for _, c := range f.Channels {
+		fmt.Fprintf(w, "channel %s: %s", c.Name, c.Type)
+		if c.Secret != "" {
+			fmt.Fprint(w, ", signed")
+		}
+		if len(c.AtMobiles) > 0 {
+			fmt.Fprintf(w, ", @-mentions %d mobiles on critical", len(c.AtMobiles))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func thresholds[T comparable](warning, critical T, format func(T) string) string {
+	var zero T
+	switch {
+	case warning == zero:
+		return "critical at " + format(critical)
+	case critical == zero:
+		return "warning at " + format(warning)
+	}
+	return "warning at " + format(warning) + ", critical at " + format(critical)
+}
+
+// newLogger logs text on a terminal and JSON where a platform collects logs.
+func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {
+	format := getenv("BACKLOG_ALERT_LOG_FORMAT")
+	if format == "" && (getenv("FC_FUNCTION_NAME") != "" || getenv("AWS_LAMBDA_FUNCTION_NAME") != "") {
+		format = "json"
+	}
+	level := slog.LevelInfo
+	if err := level.UnmarshalText([]byte(getenv("BACKLOG_ALERT_LOG_LEVEL"))); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

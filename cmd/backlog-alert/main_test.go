@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backlog-alert/backlog-alert/function"
+	"github.com/backlog-alert/backlog-alert/notify/chattest"
+	"github.com/backlog-alert/backlog-alert/progress"
+	"github.com/backlog-alert/backlog-alert/progress/alikafkatest"
+)
+
+const (
+	akID     = "LTAI5tCliTestKeyId"
+	akSecret = "cli-test-access-key-secret"
+	stsToken = "CAIS-cli-test-security-token"
+	signing  = "SECcli-test-signing-secret"
+	robot    = "cli-test-robot-token"
+)
+
+// cli runs the command as a process would and returns its exit code and output.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr, os.Getenv)
+	return code, stdout.String(), stderr.String()
+}
+
+func writeRules(t *testing.T, doc string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const goodRules = `version: 1
+defaults:
+  region: cn-hangzhou
+channels:
+  team-slack:
+    type: slack
+    webhook_url: ${SLACK_URL}
+  ops-dingtalk:
+    type: dingtalk
+    webhook_url: ${DINGTALK_URL}
+    secret: ${DINGTALK_SECRET}
+rules:
+  - name: orders
+    instance: alikafka_post-cn-cli0001
+    groups: ["orders-*"]
+    backlog: {warning: 100, critical: 1000}
+    stale: {warning: 10m}
+    notify: [team-slack, ops-dingtalk]
+`
+
+// setup starts the fakes and points the environment at them, the way an
+// operator's shell would.
+func setup(t *testing.T) (*alikafkatest.Server, *chattest.Server) {
+	t.Helper()
+	api := alikafkatest.NewServer(alikafkatest.Credentials{AccessKeyID: akID, AccessKeySecret: akSecret, SecurityToken: stsToken})
+	t.Cleanup(api.Close)
+	sink := chattest.NewServer()
+	t.Cleanup(sink.Close)
+	sink.RequireDingTalkSecret("ops-dingtalk", signing)
+	for k, v := range map[string]string{
+		"ALIBABA_CLOUD_ACCESS_KEY_ID":         akID,
+		"ALIBABA_CLOUD_ACCESS_KEY_SECRET":     akSecret,
+		"ALIBABA_CLOUD_SECURITY_TOKEN":        stsToken,
+		"ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+		"BACKLOG_ALERT_ENDPOINT":              api.URL,
+		"SLACK_URL":                           sink.SlackURL("team-slack"),
+		"DINGTALK_URL":                        sink.DingTalkURL("ops-dingtalk", robot),
+		"DINGTALK_SECRET":                     signing,
+	} {
+		t.Setenv(k, v)
+	}
+	return api, sink
+}
+
+func behind(name string, lag int64, age time.Duration) progress.Group {
+	ts := time.Now().Add(-age).UnixMilli()
+	return progress.Group{Region: "cn-hangzhou", Instance: "alikafka_post-cn-cli0001", Group: name, TotalDiff: lag, LastTimestamp: ts,
+		Topics: []progress.Topic{{Topic: "orders", TotalDiff: lag, LastTimestamp: ts,
+			Partitions: []progress.Partition{{Partition: 0, BrokerOffset: 100 + lag, ConsumerOffset: 100, LastTimestamp: ts}}}}}
+}
+
+func TestRunJSONReport(t *testing.T) {
+	api, sink := setup(t)
+	api.SetGroup(behind("orders-eu", 5000, 20*time.Minute))
+	api.SetGroup(behind("orders-us", 1, time.Second))
+	code, stdout, stderr := cli(t, "run", "--rules", writeRules(t, goodRules), "--json")
+	if code != function.ExitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var rep struct {
+		Groups int `json:"groups"`
+		Alerts []struct {
+			Rule, Instance, Group, Condition, Severity string
+			Value, Threshold                           int64
+		} `json:"alerts"`
+		Notifications []struct {
+			Channel string
+			Sent    bool
+		} `json:"notifications"`
+		Errors []string `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout)
+	}
+	if rep.Groups != 2 || len(rep.Alerts) != 2 || len(rep.Errors) != 0 {
+		t.Fatalf("report = %+v", rep)
+	}
+	a := rep.Alerts[0]
+	if a.Rule != "orders" || a.Group != "orders-eu" || a.Condition != "backlog" || a.Severity != "critical" || a.Value != 5000 || a.Threshold != 1000 {
+		t.Errorf("alert = %+v", a)
+	}
+	if len(rep.Notifications) != 2 || !rep.Notifications[0].Sent || !rep.Notifications[1].Sent || len(sink.Received()) != 2 {
+		t.Errorf("notifications = %+v, sink got %d", rep.Notifications, len(sink.Received()))
+	}
+}
+
+func TestRunDryRunPrintsMessages(t *testing.T) {
+	api, sink := setup(t)
+	api.SetGroup(behind("orders-eu", 5000, time.Minute))
+	code, stdout, stderr := cli(t, "run", "--rules", writeRules(t, goodRules), "--dry-run")
+	if code != function.ExitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if len(sink.Received()) != 0 {
+		t.Fatal("dry run sent messages")
+	}
+	for _, want := range []string{"team-slack (slack), dry run", "ops-dingtalk (dingtalk), dry run", "orders-eu", "5,000"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestRulesFileFromEnvironment(t *testing.T) {
+	setup(t)
+	t.Setenv("BACKLOG_ALERT_RULES", writeRules(t, goodRules))
+	if code, stdout, stderr := cli(t, "validate"); code != 0 || !strings.Contains(stdout, "is valid: 1 rules, 2 channels") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+func TestBadRulesExitTwoWithOneLine(t *testing.T) {
+	setup(t)
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"unknown key", strings.Replace(goodRules, "    notify:", "    notfy: [x]\n    notify:", 1), `:18: rules[0].notfy: unknown key`},
+		{"bad duration", strings.Replace(goodRules, "warning: 10m", "warning: 10mins", 1), `:17: rules[0].stale.warning: "10mins" is not a positive duration`},
+		{"undefined variable", strings.Replace(goodRules, "${SLACK_URL}", "${NOT_SET_ANYWHERE}", 1), ":7: channels.team-slack.webhook_url: environment variable NOT_SET_ANYWHERE is not set"},
+		{"unknown channel", strings.Replace(goodRules, "[team-slack, ops-dingtalk]", "[team-slack, ops-dingtlk]", 1), `:18: rules[0].notify[1]: unknown channel "ops-dingtlk"`},
+		{"yaml syntax", strings.Replace(goodRules, `groups: ["orders-*"]`, `groups: ["orders-*"`, 1), ":15: YAML syntax:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeRules(t, tc.doc)
+			for _, cmd := range []string{"validate", "run"} {
+				code, stdout, stderr := cli(t, cmd, "--rules", path)
+				if code != function.ExitSetup {
+					t.Errorf("%s: exit %d, want 2", cmd, code)
+				}
+				line := strings.TrimSpace(stderr)
+				if strings.Count(line, "\n") != 0 || !strings.HasPrefix(line, path) || !strings.Contains(line, tc.want) {
+					t.Errorf("%s: stderr = %q, want one line starting with the path and containing %q", cmd, stderr, tc.want)
+				}
+				if stdout != "" {
+					t.Errorf("%s: stdout = %q", cmd, stdout)
+				}
+			}
+		})
+	}
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	for _, args := range [][]string{nil, {"frobnicate"}, {"run", "--no-such-flag"}, {"validate", "extra"}} {
+		if code, _, _ := cli(t, args...); code != function.ExitSetup {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func TestMissingCredentialsExitTwo(t *testing.T) {
+	setup(t)
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "")
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "")
+	t.Setenv("ALIBABA_CLOUD_SECURITY_TOKEN", "")
+	t.Setenv("HOME", t.TempDir()) // no CLI profile or credentials file either
+	t.Setenv("ALIBABA_CLOUD_CONFIG_FILE", "")
+	t.Setenv("ALIBABA_CLOUD_CREDENTIALS_FILE", "")
+	code, _, stderr := cli(t, "run", "--rules", writeRules(t, goodRules))
+	if code != function.ExitSetup || !strings.Contains(stderr, "ALIBABA_CLOUD_ACCESS_KEY_ID") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	code, stdout, stderr := cli(t, "demo")
+	if code != function.ExitOK {
+		t.Fatalf("demo exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"=== team-slack (slack) received ===",
+		"=== ops-dingtalk (dingtalk) received ===",
+		"orders-payments", "billing", "analytics-clicks / pageviews",
+		"analytics-clicks / clicks on alikafka_post-cn-demo0001 has lag but no timestamp",
+		"5 consumer groups read, 4 alerts",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	// The idle group and the excluded group must not alert anywhere.
+	received := stdout[strings.Index(stdout, "received ==="):]
+	for _, quiet := range []string{"analytics-daily", "orders-test", "orders-api"} {
+		if strings.Contains(received, quiet) {
+			t.Errorf("%s alerted in the demo", quiet)
+		}
+	}
+}
+
+// TestNoSecretInAnyOutput greps everything succeeding and failing runs print.
+func TestNoSecretInAnyOutput(t *testing.T) {
+	secrets := []string{akSecret, stsToken, signing, robot, "/services/T"}
+	signature := regexp.MustCompile(`Signature=[^*]`)
+	var outputs []string
+	collect := func(args ...string) int {
+		code, stdout, stderr := cli(t, args...)
+		outputs = append(outputs, stdout, stderr)
+		return code
+	}
+
+	api, sink := setup(t)
+	api.SetGroup(behind("orders-eu", 5000, time.Hour))
+	api.SetGroup(behind("orders-us", 5000, time.Hour))
+	path := writeRules(t, goodRules)
+	t.Setenv("BACKLOG_ALERT_LOG_LEVEL", "debug")
+	if code := collect("run", "--rules", path); code != 0 {
+		t.Fatalf("succeeding run exit %d", code)
+	}
+	collect("run", "--rules", path, "--json")
+	collect("run", "--rules", path, "--dry-run")
+	collect("validate", "--rules", path)
+
+	sink.Fail("team-slack", chattest.Failure{Status: 403, Body: "invalid_token"})
+	sink.Fail("ops-dingtalk", chattest.Failure{DingTalkErrcode: 300001})
+	api.Inject(alikafkatest.Fault{Group: "orders-eu", HTTPStatus: 400, Code: "Throttling.User", Message: "Request was denied due to user flow control."})
+	if code := collect("run", "--rules", path, "--json"); code != function.ExitErrors {
+		t.Errorf("failing run exit %d, want 1", code)
+	}
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "a-wrong-secret-value")
+	collect("run", "--rules", path)
+	t.Setenv("BACKLOG_ALERT_ENDPOINT", "http://127.0.0.1:1")
+	collect("run", "--rules", path)
+	collect("run", "--rules", writeRules(t, strings.Replace(goodRules, "version: 1", "version: 1\nbogus: ${DINGTALK_SECRET}", 1)))
+
+	all := strings.Join(outputs, "\n")
+	if !strings.Contains(all, "invalid_token") || !strings.Contains(all, "Throttling.User") || !strings.Contains(all, "SignatureDoesNotMatch") {
+		t.Fatalf("the failing runs did not fail as planned:\n%s", all)
+	}
+	for _, s := range append(secrets, "a-wrong-secret-value") {
+		if strings.Contains(all, s) {
+			t.Errorf("output contains secret %q", s)
+		}
+	}
+	if signature.MatchString(all) {
+		t.Error("output contains a request signature")
+	}
+}

@@ -1,0 +1,321 @@
+package function
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backlog-alert/backlog-alert/notify/chattest"
+	"github.com/backlog-alert/backlog-alert/progress"
+	"github.com/backlog-alert/backlog-alert/progress/alikafka"
+	"github.com/backlog-alert/backlog-alert/progress/alikafkatest"
+	"github.com/backlog-alert/backlog-alert/rules"
+)
+
+const (
+	instance = "alikafka_post-cn-test0001"
+	akID     = "LTAI5tTestAccessKeyId"
+	akSecret = "test-access-key-secret-value"
+	stsToken = "CAIS-test-security-token-value"
+	signing  = "SECtest-dingtalk-signing-secret"
+	robot    = "test-robot-access-token"
+)
+
+var now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+// world is one run's surroundings: a fake alikafka endpoint, a chat sink and
+// a rules file pointing at both.
+type world struct {
+	api   *alikafkatest.Server
+	sink  *chattest.Server
+	creds alikafka.Credentials
+	file  *rules.File
+	logs  *bytes.Buffer
+}
+
+const testRules = `version: 1
+defaults:
+  region: cn-hangzhou
+  notify: [team-slack]
+channels:
+  team-slack:
+    type: slack
+    webhook_url: ${SLACK_URL}
+  ops-dingtalk:
+    type: dingtalk
+    webhook_url: ${DINGTALK_URL}
+    secret: ${DINGTALK_SECRET}
+    at_mobiles: ["13800000000"]
+rules:
+  - name: orders
+    instance: ` + instance + `
+    groups: ["orders-*", "billing"]
+    exclude_groups: ["*-test"]
+    backlog: {warning: 1000, critical: 100000}
+    stale: {warning: 10m, critical: 30m}
+    notify: [team-slack, ops-dingtalk]
+`
+
+func newWorld(t *testing.T, rulesDoc string) *world {
+	t.Helper()
+	w := &world{creds: alikafka.Credentials{AccessKeyID: akID, AccessKeySecret: akSecret, SecurityToken: stsToken}, logs: &bytes.Buffer{}}
+	w.api = alikafkatest.NewServer(alikafkatest.Credentials(w.creds))
+	t.Cleanup(w.api.Close)
+	w.sink = chattest.NewServer()
+	t.Cleanup(w.sink.Close)
+	w.sink.RequireDingTalkSecret("ops-dingtalk", signing)
+	env := map[string]string{
+		"SLACK_URL":       w.sink.SlackURL("team-slack"),
+		"DINGTALK_URL":    w.sink.DingTalkURL("ops-dingtalk", robot),
+		"DINGTALK_SECRET": signing,
+	}
+	var err error
+	w.file, err = rules.Parse("test.yaml", []byte(rulesDoc), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *world) run(t *testing.T, mutate ...func(*Options)) *Report {
+	t.Helper()
+	opts := Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL,
+		Logger: slog.New(slog.NewJSONHandler(w.logs, nil))}
+	for _, m := range mutate {
+		m(&opts)
+	}
+	rep, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return rep
+}
+
+func ago(d time.Duration) int64 { return now.Add(-d).UnixMilli() }
+
+func grp(name string, lag int64, ts int64) progress.Group {
+	parts := []progress.Partition{
+		{Partition: 0, BrokerOffset: 5000 + lag/2, ConsumerOffset: 5000, LastTimestamp: ts},
+		{Partition: 1, BrokerOffset: 7000 + lag - lag/2, ConsumerOffset: 7000, LastTimestamp: ts},
+	}
+	return progress.Group{Region: "cn-hangzhou", Instance: instance, Group: name, TotalDiff: lag, LastTimestamp: ts,
+		Topics: []progress.Topic{{Topic: "orders", TotalDiff: lag, LastTimestamp: ts, Partitions: parts}}}
+}
+
+func (w *world) scenario() {
+	w.api.SetGroup(grp("orders-api", 12, ago(5*time.Second)))         // healthy
+	w.api.SetGroup(grp("orders-payments", 250_000, ago(time.Minute))) // backlog critical
+	w.api.SetGroup(grp("billing", 18_000, ago(47*time.Minute)))       // stopped: warning + stale critical
+	w.api.SetGroup(grp("orders-test", 900_000, ago(time.Hour)))       // excluded
+	w.api.SetGroup(grp("orders-idle", 0, ago(72*time.Hour)))          // idle, caught up
+}
+
+func alertKeys(rep *Report) []string {
+	var out []string
+	for _, a := range rep.Alerts {
+		out = append(out, a.Group+" "+string(a.Condition)+" "+string(a.Severity))
+	}
+	return out
+}
+
+func TestRunEndToEnd(t *testing.T) {
+	w := newWorld(t, testRules)
+	w.scenario()
+	rep := w.run(t)
+
+	if rep.Groups != 4 {
+		t.Errorf("groups read = %d, want 4 (orders-test is excluded)", rep.Groups)
+	}
+	want := []string{"billing backlog warning", "billing stale critical", "orders-payments backlog critical"}
+	if got := alertKeys(rep); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("alerts = %v, want %v", got, want)
+	}
+	if len(rep.Errors) != 0 || ExitCode(rep, nil) != ExitOK {
+		t.Errorf("errors = %v", rep.Errors)
+	}
+	if len(rep.Notifications) != 2 || !rep.Notifications[0].Sent || !rep.Notifications[1].Sent {
+		t.Fatalf("notifications = %+v", rep.Notifications)
+	}
+
+	// Every OpenAPI call was signed with the STS credentials.
+	reqs := w.api.Requests()
+	if len(reqs) == 0 {
+		t.Fatal("the fake endpoint saw no request")
+	}
+	for _, r := range reqs {
+		if !r.SignatureOK || r.Params.Get("SecurityToken") != stsToken || r.Params.Get("AccessKeyId") != akID {
+			t.Errorf("%s request: signature ok %v, token %q", r.Action, r.SignatureOK, r.Params.Get("SecurityToken"))
+		}
+	}
+
+	// One message per channel, each holding all three alerts.
+	got := w.sink.Received()
+	if len(got) != 2 {
+		t.Fatalf("sink received %d messages, want 2", len(got))
+	}
+	for _, m := range got {
+		text := m.Readable()
+		for _, g := range []string{"billing", "orders-payments"} {
+			if !strings.Contains(text, g) {
+				t.Errorf("%s message lacks %s:\n%s", m.Channel, g, text)
+			}
+		}
+		if strings.Contains(text, "orders-test") || strings.Contains(text, "orders-idle") {
+			t.Errorf("%s message mentions a group that must not alert:\n%s", m.Channel, text)
+		}
+	}
+	ding := got[0]
+	if ding.Kind != "dingtalk" {
+		ding = got[1]
+	}
+	if ding.Query.Get("sign") == "" || !strings.Contains(ding.Readable(), "13800000000") {
+		t.Errorf("dingtalk message not signed or critical not @-mentioned: %v\n%s", ding.Query, ding.Readable())
+	}
+}
+
+func TestRunNoAlertsSendsNothing(t *testing.T) {
+	w := newWorld(t, testRules)
+	w.api.SetGroup(grp("orders-api", 3, ago(time.Second)))
+	w.api.SetGroup(grp("orders-idle", 0, ago(240*time.Hour)))
+	rep := w.run(t)
+	if len(rep.Alerts) != 0 || len(rep.Notifications) != 0 || len(w.sink.Received()) != 0 {
+		t.Fatalf("alerts %v, notifications %v, sink %d", rep.Alerts, rep.Notifications, len(w.sink.Received()))
+	}
+}
+
+func TestRunGroupFailureHidesNothingElse(t *testing.T) {
+	w := newWorld(t, testRules)
+	w.scenario()
+	w.api.Inject(alikafkatest.Fault{Action: "GetConsumerProgress", Instance: instance, Group: "billing", HTTPStatus: 500, Code: "ONS_SYSTEM_ERROR", Message: "system error"})
+	rep := w.run(t)
+	if got := alertKeys(rep); len(got) != 1 || got[0] != "orders-payments backlog critical" {
+		t.Errorf("alerts = %v, want the payments alert despite billing failing", got)
+	}
+	if len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], "billing") || !strings.Contains(rep.Errors[0], "ONS_SYSTEM_ERROR") {
+		t.Errorf("errors = %v", rep.Errors)
+	}
+	if ExitCode(rep, nil) != ExitErrors {
+		t.Errorf("exit code %d, want %d", ExitCode(rep, nil), ExitErrors)
+	}
+	if len(w.sink.Received()) != 2 {
+		t.Errorf("channels still notified: got %d messages", len(w.sink.Received()))
+	}
+}
+
+func TestRunChannelFailureHidesNothingElse(t *testing.T) {
+	w := newWorld(t, testRules)
+	w.scenario()
+	w.sink.Fail("team-slack", chattest.Failure{Status: 404, Body: "no_service"})
+	rep := w.run(t)
+	var slack, ding Notification
+	for _, n := range rep.Notifications {
+		if n.Channel == "team-slack" {
+			slack = n
+		} else {
+			ding = n
+		}
+	}
+	if slack.Sent || !strings.Contains(slack.Error, "no_service") || !ding.Sent {
+		t.Errorf("slack %+v, dingtalk %+v", slack, ding)
+	}
+	if ExitCode(rep, nil) != ExitErrors || len(rep.Errors) != 1 {
+		t.Errorf("exit %d, errors %v", ExitCode(rep, nil), rep.Errors)
+	}
+}
+
+func TestRunMissingGroupIsReported(t *testing.T) {
+	w := newWorld(t, testRules)
+	w.api.SetGroup(grp("orders-api", 3, ago(time.Second)))
+	rep := w.run(t) // "billing" is named explicitly but does not exist
+	if len(rep.Missing) != 1 || rep.Missing[0].Group != "billing" {
+		t.Fatalf("missing = %+v", rep.Missing)
+	}
+	if len(rep.Errors) != 0 {
+		t.Errorf("a missing group is not a read error: %v", rep.Errors)
+	}
+}
+
+func TestRunDryRunSendsNothing(t *testing.T) {
+	w := newWorld(t, testRules)
+	w.scenario()
+	rep := w.run(t, func(o *Options) { o.DryRun = true })
+	if len(w.sink.Received()) != 0 {
+		t.Fatalf("dry run sent %d messages", len(w.sink.Received()))
+	}
+	if len(rep.Notifications) != 2 {
+		t.Fatalf("notifications = %+v", rep.Notifications)
+	}
+	for _, n := range rep.Notifications {
+		if n.Sent || !strings.Contains(n.Preview, "orders-payments") {
+			t.Errorf("%s: sent %v, preview:\n%s", n.Channel, n.Sent, n.Preview)
+		}
+	}
+}
+
+func TestRunInvalidRulesIsSetupError(t *testing.T) {
+	_, err := Run(context.Background(), Options{RulesPath: "testdata/does-not-exist.yaml"})
+	if ExitCode(nil, err) != ExitSetup || !strings.Contains(err.Error(), "testdata/does-not-exist.yaml") {
+		t.Fatalf("err = %v, exit %d", err, ExitCode(nil, err))
+	}
+}
+
+var signed = regexp.MustCompile(`Signature=[^*]`)
+
+// TestRunLeaksNoSecret runs a failing and a succeeding run and looks for every
+// secret in everything they produced: report, logs, chat messages.
+func TestRunLeaksNoSecret(t *testing.T) {
+	secrets := []string{akSecret, stsToken, signing, robot, "/services/"}
+	check := func(t *testing.T, w *world, rep *Report) {
+		t.Helper()
+		js, _ := json.Marshal(rep)
+		var sum bytes.Buffer
+		rep.WriteSummary(&sum)
+		outputs := map[string]string{"report": string(js), "summary": sum.String(), "logs": w.logs.String()}
+		for _, m := range w.sink.Received() {
+			outputs["message to "+m.Channel] = string(m.Body)
+		}
+		for name, out := range outputs {
+			for _, s := range secrets {
+				if strings.Contains(out, s) {
+					t.Errorf("%s contains secret %q:\n%s", name, s, out)
+				}
+			}
+			if signed.MatchString(out) {
+				t.Errorf("%s contains a request signature:\n%s", name, out)
+			}
+		}
+	}
+	t.Run("succeeding", func(t *testing.T) {
+		w := newWorld(t, testRules)
+		w.scenario()
+		check(t, w, w.run(t))
+	})
+	t.Run("failing", func(t *testing.T) {
+		w := newWorld(t, testRules)
+		w.scenario()
+		w.api.Inject(alikafkatest.Fault{Group: "billing", HTTPStatus: 503, Code: "ServiceUnavailable"})
+		w.sink.Fail("team-slack", chattest.Failure{Status: 500, Body: "rollup_error"})
+		w.sink.Fail("ops-dingtalk", chattest.Failure{DingTalkErrcode: 310000})
+		rep := w.run(t)
+		if len(rep.Errors) != 3 {
+			t.Errorf("errors = %v, want 3", rep.Errors)
+		}
+		check(t, w, rep)
+	})
+	t.Run("unreachable", func(t *testing.T) {
+		w := newWorld(t, testRules)
+		w.api.Close() // transport errors carry the signed URL
+		w.sink.Close()
+		rep := w.run(t)
+		if len(rep.Errors) == 0 {
+			t.Fatal("no errors from a closed endpoint")
+		}
+		secrets = append(secrets, "AccessKeyId="+akID)
+		check(t, w, rep)
+	})
+}

@@ -1,0 +1,271 @@
+// Package dingtalk posts alerts to a DingTalk custom robot as one markdown
+// message, signing the request when the robot has a secret. No maintained Go
+// client exists, and the protocol is one POST, so it is written here.
+package dingtalk
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/backlog-alert/backlog-alert/notify"
+	"github.com/backlog-alert/backlog-alert/rules"
+)
+
+const (
+	maxBytes   = 20000 // DingTalk rejects larger messages (460101); applied to the whole body
+	maxSection = 3000  // runes per alert, so that one huge name cannot crowd out the rest
+	maxReply   = 64 << 10
+)
+
+// Notifier posts to one robot.
+type Notifier struct {
+	// Now is the clock for the signature's timestamp; tests replace it.
+	Now func() time.Time
+
+	url       string
+	secret    string
+	atMobiles []string
+	client    *http.Client
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New returns a Notifier for the robot url
+// (https://oapi.dingtalk.com/robot/send?access_token=...). secret is the
+// robot's signing secret ("SEC..."), empty when the robot uses keywords or an
+// IP allow-list instead. atMobiles are @-mentioned when a message holds a
+// critical alert. client may be nil (a client with a 10 s timeout is used).
+func New(url, secret string, atMobiles []string, client *http.Client) *Notifier {
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	var mobiles []string
+	for _, m := range atMobiles {
+		if m = strings.TrimSpace(m); m != "" {
+			mobiles = append(mobiles, m)
+		}
+	}
+	return &Notifier{Now: time.Now, url: url, secret: secret, atMobiles: mobiles, client: client}
+}
+
+type payload struct {
+	MsgType  string   `json:"msgtype"`
+	Markdown markdown `json:"markdown"`
+	At       at       `json:"at"`
+}
+
+type markdown struct {
+	Title string `json:"title"`
+	Text  string `json:"text"`
+}
+
+type at struct {
+	AtMobiles []string `json:"atMobiles"`
+	IsAtAll   bool     `json:"isAtAll"`
+}
+
+// Notify posts every alert of m in one message. Errors are *notify.HTTPError
+// and never contain the access token, the signature or the secret.
+func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
+	if len(m.Alerts) == 0 {
+		return nil
+	}
+	body := encode(n.build(m))
+	target, sign := n.target()
+	secrets := []string{n.url, n.secret, sign}
+	if u, err := url.Parse(n.url); err == nil {
+		secrets = append(secrets, u.Query().Get("access_token"))
+	}
+
+	fail := func(he *notify.HTTPError) error {
+		he.Service = "dingtalk"
+		he.Message = notify.RedactText(he.Message, secrets...)
+		he.Code = notify.RedactText(he.Code, secrets...)
+		he.Err = notify.RedactError(he.Err, secrets...)
+		return he
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return fail(&notify.HTTPError{Err: err})
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		// Our own caller giving up is not a reason to try again.
+		return fail(&notify.HTTPError{Err: err, Retry: ctx.Err() == nil})
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
+	if resp.StatusCode != http.StatusOK {
+		he := &notify.HTTPError{StatusCode: resp.StatusCode, Code: notify.Excerpt(raw, 200), Retry: notify.RetryableStatus(resp.StatusCode)}
+		if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
+			he.RetryAfter = time.Duration(s) * time.Second
+		}
+		return fail(he)
+	}
+	if err != nil {
+		return fail(&notify.HTTPError{Err: err, Retry: ctx.Err() == nil})
+	}
+	// DingTalk answers 200 whatever happened; the verdict is in the body.
+	var reply struct {
+		Errcode *int   `json:"errcode"`
+		Errmsg  string `json:"errmsg"`
+	}
+	if err := json.Unmarshal(raw, &reply); err != nil || reply.Errcode == nil {
+		return fail(&notify.HTTPError{StatusCode: resp.StatusCode, Code: "unexpected reply", Message: notify.Excerpt(raw, 200)})
+	}
+	if code := *reply.Errcode; code != 0 {
+		he := &notify.HTTPError{
+			StatusCode: resp.StatusCode,
+			Code:       "errcode " + strconv.Itoa(code),
+			Message:    reply.Errmsg,
+		}
+		he.Hint, he.Retry, he.RetryAfter = classify(code)
+		return fail(he)
+	}
+	return nil
+}
+
+// classify explains DingTalk's documented error codes.
+func classify(code int) (hint string, retry bool, after time.Duration) {
+	switch {
+	case code == 310000:
+		return "check the robot's security settings: a keyword missing from the message, a wrong signing secret, a clock more than an hour off, or an IP not on the allow-list", false, 0
+	case code == 300001 || code == 300005:
+		return "the access_token is wrong or the robot was removed", false, 0
+	case code == 130101:
+		// The robot is then muted for ten minutes.
+		return "over 20 messages per minute for this robot", true, 10 * time.Minute
+	case code == 410100 || code == -1:
+		return "DingTalk is busy or the robot sends too fast", true, 0
+	case code == 460101:
+		return "message over 20000 bytes", false, 0
+	case code >= 430101 && code <= 430104:
+		return "DingTalk rejected the content", false, 0
+	}
+	return "", false, 0
+}
+
+// target is the URL to post to: n.url, plus timestamp and signature when the
+// robot has a secret. It also returns the signature, to keep it out of errors.
+func (n *Notifier) target() (target, sign string) {
+	if n.secret == "" {
+		return n.url, ""
+	}
+	ts := strconv.FormatInt(n.Now().UnixMilli(), 10)
+	mac := hmac.New(sha256.New, []byte(n.secret))
+	mac.Write([]byte(ts + "\n" + n.secret))
+	sign = base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	sep := "&"
+	switch {
+	case !strings.Contains(n.url, "?"):
+		sep = "?"
+	case strings.HasSuffix(n.url, "?") || strings.HasSuffix(n.url, "&"):
+		sep = ""
+	}
+	// Escaped exactly once: DingTalk decodes once and compares.
+	return n.url + sep + "timestamp=" + ts + "&sign=" + url.QueryEscape(sign), sign
+}
+
+// Preview renders what Notify would send: the title, the markdown text and
+// who is @-mentioned.
+func (n *Notifier) Preview(m notify.Message) string {
+	if len(m.Alerts) == 0 {
+		return ""
+	}
+	p := n.build(m)
+	parts := []string{p.Markdown.Title, p.Markdown.Text}
+	if len(p.At.AtMobiles) > 0 {
+		parts = append(parts, "Mentions: @"+strings.Join(p.At.AtMobiles, " @"))
+	}
+	return strings.Join(parts, "\n\n")
+}
+
+// build lays m out as markdown (DingTalk has no tables: headings, lists and
+// quotes), most urgent first, with as many alerts as fit in maxBytes and a
+// "…and N more" line for the rest. Mobiles are mentioned only for critical
+// alerts, and must then also appear in the text for DingTalk to notify them.
+func (n *Notifier) build(m notify.Message) payload {
+	alerts := notify.Sorted(m.Alerts)
+	icon := "⚠️"
+	mobiles := []string{} // sent as [] rather than null
+	if notify.HasCritical(alerts) {
+		icon = "🚨"
+		mobiles = n.atMobiles
+	}
+	headline := notify.Headline(alerts)
+
+	about := fmt.Sprintf("%d alerts", len(alerts))
+	if len(alerts) == 1 {
+		about = "1 alert"
+	}
+	if !m.Time.IsZero() {
+		about += " · evaluated " + m.Time.Format("2006-01-02 15:04:05 MST")
+	}
+	// "backlog-alert" in the text lets a keyword-secured robot accept it.
+	head := "### " + icon + " " + headline + "\n\n" + about + " · backlog-alert"
+
+	sections := make([]string, len(alerts))
+	for i, a := range alerts {
+		sections[i] = section(a)
+	}
+	render := func(k int) payload {
+		parts := append([]string{head}, sections[:k]...)
+		if rest := len(alerts) - k; rest > 0 {
+			parts = append(parts, "> "+notify.More(rest))
+		}
+		if len(mobiles) > 0 {
+			parts = append(parts, "@"+strings.Join(mobiles, " @"))
+		}
+		return payload{
+			MsgType:  "markdown",
+			Markdown: markdown{Title: "backlog-alert: " + headline, Text: strings.Join(parts, "\n\n")},
+			At:       at{AtMobiles: mobiles},
+		}
+	}
+	k := notify.Fit(len(alerts), func(k int) bool { return len(encode(render(k))) <= maxBytes })
+	return render(k)
+}
+
+func section(a rules.Alert) string {
+	s := notify.Summarize(a)
+	var b strings.Builder
+	fmt.Fprintf(&b, "#### %s %s · %s\n", dot(s.Severity), strings.ToUpper(string(s.Severity)), s.Subject)
+	for _, l := range s.Lines {
+		b.WriteString("\n- " + l)
+	}
+	return notify.Truncate(b.String(), maxSection)
+}
+
+func dot(s rules.Severity) string {
+	switch s {
+	case rules.Critical:
+		return "🔴"
+	case rules.Warning:
+		return "🟠"
+	}
+	return "⚪"
+}
+
+// encode marshals without HTML escaping, which would turn "<" into six
+// bytes and make the size check pessimistic for no reason.
+func encode(p payload) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
+		panic(err) // strings and slices only: cannot fail
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}

@@ -1,0 +1,260 @@
+// Package slack posts alerts to a Slack incoming webhook with Block Kit,
+// through slack-go.
+package slack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/backlog-alert/backlog-alert/notify"
+	"github.com/backlog-alert/backlog-alert/rules"
+)
+
+// Slack's documented limits and colours.
+const (
+	maxBlocks     = 50   // per message, attachments included
+	maxSection    = 3000 // characters of a section's text
+	maxHeader     = 150  // characters of a header
+	colorCritical = "#E01E5A"
+	colorWarning  = "#ECB22E"
+	colorOther    = "#9E9E9E"
+)
+
+// Notifier posts to one incoming webhook.
+type Notifier struct {
+	url    string
+	client *http.Client
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New returns a Notifier for the webhook url. client may be nil (a client
+// with a 10 s timeout is used); New keeps its own copy, wrapping the
+// transport to read error bodies.
+func New(url string, client *http.Client) *Notifier {
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	c := *client
+	next := c.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c.Transport = &captureTransport{next: next}
+	return &Notifier{url: url, client: &c}
+}
+
+// Notify posts every alert of m in one message. Errors are *notify.HTTPError
+// (wrapping *slackgo.RateLimitedError on 429 with Retry-After) and never
+// contain the webhook's path.
+func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
+	if len(m.Alerts) == 0 {
+		return nil
+	}
+	var c captured
+	err := slackgo.PostWebhookCustomHTTPContext(context.WithValue(ctx, captureKey{}, &c), n.url, n.client, n.message(m))
+	if err == nil {
+		return nil
+	}
+	return n.classify(ctx, err, c)
+}
+
+// classify turns slack-go's error into a *notify.HTTPError carrying the body
+// Slack sent, which slack-go throws away but which is the only place Slack
+// says what is wrong ("no_service", "invalid_payload").
+func (n *Notifier) classify(ctx context.Context, err error, c captured) error {
+	he := &notify.HTTPError{Service: "slack", Code: notify.Excerpt(c.body, 200)}
+	if rl, ok := errors.AsType[*slackgo.RateLimitedError](err); ok {
+		he.StatusCode = http.StatusTooManyRequests
+		he.RetryAfter = rl.RetryAfter
+		he.Retry = true
+		he.Err = rl
+		return he
+	}
+	if sc, ok := errors.AsType[slackgo.StatusCodeError](err); ok {
+		he.StatusCode = sc.Code
+		he.Retry = notify.RetryableStatus(sc.Code)
+		he.Err = sc
+		return he
+	}
+	// Transport errors quote the URL, whose path is the secret.
+	secrets := []string{n.url}
+	if u, perr := url.Parse(n.url); perr == nil {
+		secrets = append(secrets, u.Path)
+	}
+	he.Err = notify.RedactError(err, secrets...)
+	if c.status != 0 {
+		// A response arrived but slack-go could not read it (a 429 with
+		// an unparsable Retry-After, for one).
+		he.StatusCode = c.status
+		he.Retry = notify.RetryableStatus(c.status)
+		return he
+	}
+	he.Code = ""
+	// Our own caller giving up is not a reason to try again; a timeout or a
+	// refused connection is.
+	he.Retry = ctx.Err() == nil
+	return he
+}
+
+// Preview renders what Notify would send as plain text: the header, then the
+// texts of the context and section blocks (mrkdwn kept), separated by blank
+// lines.
+func (n *Notifier) Preview(m notify.Message) string {
+	if len(m.Alerts) == 0 {
+		return ""
+	}
+	msg := n.message(m)
+	var parts []string
+	blocks := msg.Blocks.BlockSet
+	for _, a := range msg.Attachments {
+		blocks = append(blocks, a.Blocks.BlockSet...)
+	}
+	for _, b := range blocks {
+		switch b := b.(type) {
+		case *slackgo.HeaderBlock:
+			parts = append(parts, b.Text.Text)
+		case *slackgo.SectionBlock:
+			parts = append(parts, b.Text.Text)
+		case *slackgo.ContextBlock:
+			var texts []string
+			for _, e := range b.ContextElements.Elements {
+				if t, ok := e.(*slackgo.TextBlockObject); ok {
+					texts = append(texts, t.Text)
+				}
+			}
+			parts = append(parts, strings.Join(texts, " "))
+		}
+	}
+	return strings.Join(parts, "\n\n")
+}
+
+// message lays m out: the header at top level, then one attachment holding
+// only a colour bar (by the worst severity) and the blocks, since legacy
+// attachment fields next to blocks are rejected. Alerts are most urgent
+// first; those beyond Slack's block limit are counted in a last section.
+func (n *Notifier) message(m notify.Message) *slackgo.WebhookMessage {
+	alerts := notify.Sorted(m.Alerts)
+	icon := ":warning:"
+	if notify.HasCritical(alerts) {
+		icon = ":rotating_light:"
+	}
+	headline := icon + " " + notify.Headline(alerts)
+
+	about := fmt.Sprintf("%d alerts", len(alerts))
+	if len(alerts) == 1 {
+		about = "1 alert"
+	}
+	if !m.Time.IsZero() {
+		about += " · evaluated " + m.Time.Format("2006-01-02 15:04:05 MST")
+	}
+	about += " · backlog-alert"
+	blocks := []slackgo.Block{slackgo.NewContextBlock("", mrkdwn(escape(about)))}
+
+	// The header and the context block take two blocks; when the alerts do
+	// not all fit, one more goes to the "…and N more" section.
+	room := maxBlocks - 2
+	shown := len(alerts)
+	if shown > room {
+		shown = room - 1
+	}
+	for _, a := range alerts[:shown] {
+		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(sectionText(a)), nil, nil))
+	}
+	if rest := len(alerts) - shown; rest > 0 {
+		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(notify.More(rest)), nil, nil))
+	}
+
+	return &slackgo.WebhookMessage{
+		Text: headline, // the notification and fallback text
+		Blocks: &slackgo.Blocks{BlockSet: []slackgo.Block{
+			slackgo.NewHeaderBlock(slackgo.NewTextBlockObject(slackgo.PlainTextType, notify.Truncate(headline, maxHeader), true, false)),
+		}},
+		Attachments: []slackgo.Attachment{{
+			Color:  color(notify.Worst(alerts)),
+			Blocks: slackgo.Blocks{BlockSet: blocks},
+		}},
+	}
+}
+
+func sectionText(a rules.Alert) string {
+	s := notify.Summarize(a)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s *%s* · *%s*", dot(s.Severity), strings.ToUpper(string(s.Severity)), escape(s.Subject))
+	for _, l := range s.Lines {
+		b.WriteString("\n" + escape(l))
+	}
+	return notify.Truncate(b.String(), maxSection)
+}
+
+func mrkdwn(s string) *slackgo.TextBlockObject {
+	return slackgo.NewTextBlockObject(slackgo.MarkdownType, s, false, false)
+}
+
+// escape applies the three escapes Slack requires in mrkdwn, so names
+// containing <, > or & are shown, not parsed as links or mentions.
+var escape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
+
+func dot(s rules.Severity) string {
+	switch s {
+	case rules.Critical:
+		return ":red_circle:"
+	case rules.Warning:
+		return ":large_orange_circle:"
+	}
+	return ":white_circle:"
+}
+
+func color(s rules.Severity) string {
+	switch s {
+	case rules.Critical:
+		return colorCritical
+	case rules.Warning:
+		return colorWarning
+	}
+	return colorOther
+}
+
+// maxCapture bounds how much of an error body is kept; Slack's are a word.
+const maxCapture = 512
+
+type captureKey struct{}
+
+// captured is where captureTransport leaves a non-2xx reply for the call
+// that made the request (passed through the request's context, so
+// concurrent calls do not mix).
+type captured struct {
+	status int
+	body   []byte
+}
+
+// captureTransport keeps the start of a non-2xx response body, which
+// slack-go reads and discards, and hands the whole body on unchanged.
+type captureTransport struct {
+	next http.RoundTripper
+}
+
+func (t *captureTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || resp.StatusCode/100 == 2 {
+		return resp, err
+	}
+	if c, ok := req.Context().Value(captureKey{}).(*captured); ok {
+		head, _ := io.ReadAll(io.LimitReader(resp.Body, maxCapture))
+		c.status, c.body = resp.StatusCode, head
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	}
+	return resp, nil
+}

@@ -1,0 +1,248 @@
+package alikafka
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/backlog-alert/backlog-alert/progress"
+)
+
+// Operation names used in Failure.Op.
+const (
+	OpList     = "GetConsumerList"
+	OpProgress = "GetConsumerProgress"
+	// OpSelect marks a malformed glob in a Selection; nothing was called.
+	OpSelect = "Select"
+)
+
+// Selection is what one alert rule watches on one instance.
+type Selection struct {
+	Region, Instance string
+	// Groups are names or globs (path.Match syntax: * ? [...]). A glob is
+	// expanded with GetConsumerList; a plain name is read without listing.
+	Groups []string
+	// Exclude are globs removed from the result, named groups included.
+	Exclude []string
+}
+
+// GroupRef names one consumer group.
+type GroupRef struct{ Region, Instance, Group string }
+
+// Failure is one thing that went wrong in Fetch.
+type Failure struct {
+	// Group is empty when listing the instance failed (Op OpList), and is the
+	// pattern when a pattern is malformed (Op OpSelect).
+	Region, Instance, Group string
+	Op                      string
+	Err                     error // already redacted
+}
+
+func (f Failure) String() string {
+	return fmt.Sprintf("%s %s/%s/%s: %v", f.Op, f.Region, f.Instance, f.Group, f.Err)
+}
+
+// Outcome is what one Fetch learned.
+type Outcome struct {
+	// Snapshot has the groups read successfully, sorted by region, instance
+	// and group.
+	Snapshot progress.Snapshot
+	// Missing are explicitly named groups the service says do not exist,
+	// sorted. A group found by a glob that vanishes before it is read was
+	// simply deleted and is left out.
+	Missing []GroupRef
+	// Failures are everything else that went wrong, sorted; one failing
+	// group or instance never stops the others.
+	Failures []Failure
+}
+
+// ValidatePattern reports whether p is a well-formed group glob, so that
+// rules can be checked when they are loaded rather than at Fetch time.
+func ValidatePattern(p string) error {
+	if _, err := path.Match(p, ""); err != nil {
+		return fmt.Errorf("alikafka: bad group pattern %q: %w", p, err)
+	}
+	return nil
+}
+
+func isGlob(s string) bool { return strings.ContainsAny(s, `*?[\`) }
+
+type instanceRef struct{ Region, Instance string }
+
+// Fetch expands every selection, listing each instance at most once even if
+// many selections glob it, dedups groups across selections, and reads their
+// progress with cfg.Concurrency workers, each with its own Client per region.
+// When ctx is done, calls not yet started become Failures with ctx.Err();
+// calls in flight finish (bounded by cfg.Timeout), because the SDK takes no
+// context.
+func Fetch(ctx context.Context, cfg Config, sels []Selection) Outcome {
+	cfg = cfg.withDefaults()
+	var out Outcome
+	workers := make([]*worker, cfg.Concurrency)
+	for i := range workers {
+		workers[i] = &worker{cfg: cfg, clients: map[string]*Client{}, errs: map[string]error{}}
+	}
+
+	// 1. List every instance some selection globs, once.
+	var toList []instanceRef
+	for _, s := range sels {
+		ref := instanceRef{s.Region, s.Instance}
+		if slices.ContainsFunc(s.Groups, isGlob) && !slices.Contains(toList, ref) {
+			toList = append(toList, ref)
+		}
+	}
+	type listing struct {
+		names []string
+		err   error
+	}
+	listed := map[instanceRef]listing{}
+	for i, l := range run(ctx, workers, toList, func(w *worker, r instanceRef) listing {
+		c, err := w.client(r.Region)
+		if err != nil {
+			return listing{err: err}
+		}
+		names, err := c.ListGroups(r.Instance)
+		return listing{names, err}
+	}, func(err error) listing { return listing{err: err} }) {
+		listed[toList[i]] = l
+		if l.err != nil {
+			out.Failures = append(out.Failures, Failure{Region: toList[i].Region, Instance: toList[i].Instance, Op: OpList, Err: l.err})
+		}
+	}
+
+	// 2. Expand and dedup. targets maps every group to read to whether some
+	// selection names it explicitly: only then is its absence Missing.
+	targets := map[GroupRef]bool{}
+	for _, s := range sels {
+		for _, p := range append(slices.Clone(s.Groups), s.Exclude...) {
+			if !isGlob(p) {
+				continue
+			}
+			if err := ValidatePattern(p); err != nil {
+				out.Failures = append(out.Failures, Failure{Region: s.Region, Instance: s.Instance, Group: p, Op: OpSelect, Err: err})
+			}
+		}
+		add := func(name string, named bool) {
+			if matchAny(s.Exclude, name) {
+				return
+			}
+			ref := GroupRef{s.Region, s.Instance, name}
+			targets[ref] = targets[ref] || named
+		}
+		for _, g := range s.Groups {
+			if !isGlob(g) {
+				add(g, true)
+				continue
+			}
+			for _, name := range listed[instanceRef{s.Region, s.Instance}].names {
+				if ok, _ := path.Match(g, name); ok {
+					add(name, false)
+				}
+			}
+		}
+	}
+	refs := make([]GroupRef, 0, len(targets))
+	for r := range targets {
+		refs = append(refs, r)
+	}
+	slices.SortFunc(refs, compareRefs)
+
+	// 3. Read progress.
+	type read struct {
+		g   progress.Group
+		err error
+	}
+	for i, r := range run(ctx, workers, refs, func(w *worker, ref GroupRef) read {
+		c, err := w.client(ref.Region)
+		if err != nil {
+			return read{err: err}
+		}
+		g, err := c.Progress(ref.Instance, ref.Group)
+		return read{g, err}
+	}, func(err error) read { return read{err: err} }) {
+		ref := refs[i]
+		switch {
+		case r.err == nil:
+			out.Snapshot.Groups = append(out.Snapshot.Groups, r.g)
+		case IsGroupNotFound(r.err):
+			if targets[ref] {
+				out.Missing = append(out.Missing, ref)
+			}
+		default:
+			out.Failures = append(out.Failures, Failure{Region: ref.Region, Instance: ref.Instance, Group: ref.Group, Op: OpProgress, Err: r.err})
+		}
+	}
+
+	// refs were sorted, so Snapshot and Missing already are.
+	slices.SortStableFunc(out.Failures, func(a, b Failure) int {
+		return cmp.Or(compareRefs(GroupRef{a.Region, a.Instance, a.Group}, GroupRef{b.Region, b.Instance, b.Group}), strings.Compare(a.Op, b.Op))
+	})
+	return out
+}
+
+func compareRefs(a, b GroupRef) int {
+	return cmp.Or(strings.Compare(a.Region, b.Region), strings.Compare(a.Instance, b.Instance), strings.Compare(a.Group, b.Group))
+}
+
+func matchAny(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// worker owns one Client per region: SDK clients must not be shared between
+// goroutines, and each worker is one goroutine at a time.
+type worker struct {
+	cfg     Config
+	clients map[string]*Client
+	errs    map[string]error
+}
+
+func (w *worker) client(region string) (*Client, error) {
+	if c, ok := w.clients[region]; ok {
+		return c, nil
+	}
+	if err, ok := w.errs[region]; ok {
+		return nil, err
+	}
+	c, err := NewClient(region, w.cfg)
+	if err != nil {
+		w.errs[region] = err
+		return nil, err
+	}
+	w.clients[region] = c
+	return c, nil
+}
+
+// run calls do for every job on len(workers) goroutines, worker i always
+// using workers[i], and returns the results in job order. Jobs not started
+// when ctx is done get cancelled(ctx.Err()) instead.
+func run[J, R any](ctx context.Context, workers []*worker, jobs []J, do func(*worker, J) R, cancelled func(error) R) []R {
+	results := make([]R, len(jobs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for _, w := range workers[:min(len(workers), len(jobs))] {
+		wg.Go(func() {
+			for i := range next {
+				if err := ctx.Err(); err != nil {
+					results[i] = cancelled(err)
+					continue
+				}
+				results[i] = do(w, jobs[i])
+			}
+		})
+	}
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return results
+}

@@ -1,0 +1,111 @@
+package alikafkatest
+
+import "github.com/backlog-alert/backlog-alert/progress"
+
+// The service's JSON shapes. Every list is nested twice under the same key
+// ("TopicList": {"TopicList": [...]}), as the real service sends it; slices are
+// always non-nil so that empty lists are [] rather than null.
+
+type okHeader struct {
+	Code      int    `json:"Code"`
+	Success   bool   `json:"Success"`
+	Message   string `json:"Message"`
+	RequestID string `json:"RequestId"`
+}
+
+type gatewayError struct {
+	RequestID string `json:"RequestId"`
+	HostID    string `json:"HostId"`
+	Code      string `json:"Code"`
+	Message   string `json:"Message"`
+	Recommend string `json:"Recommend"`
+}
+
+type businessError struct {
+	Success   bool   `json:"Success"`
+	Code      string `json:"Code"`
+	Message   string `json:"Message"`
+	RequestID string `json:"RequestId"`
+}
+
+type consumerListBody struct {
+	okHeader
+	Total        int          `json:"Total"`
+	CurrentPage  int          `json:"CurrentPage"`
+	PageSize     int          `json:"PageSize"`
+	ConsumerList consumerList `json:"ConsumerList"`
+}
+
+type consumerList struct {
+	ConsumerVO []consumerVO `json:"ConsumerVO"`
+}
+
+type consumerVO struct {
+	ConsumerID                string  `json:"ConsumerId"`
+	InstanceID                string  `json:"InstanceId"`
+	RegionID                  string  `json:"RegionId"`
+	Remark                    string  `json:"Remark"`
+	AutomaticallyCreatedGroup bool    `json:"AutomaticallyCreatedGroup"`
+	Tags                      tagList `json:"Tags"`
+}
+
+type tagList struct {
+	TagVO []struct{} `json:"TagVO"`
+}
+
+type progressBody struct {
+	okHeader
+	ConsumerProgress consumerProgress `json:"ConsumerProgress"`
+}
+
+type consumerProgress struct {
+	TotalDiff         int64             `json:"TotalDiff"`
+	LastTimestamp     int64             `json:"LastTimestamp"`
+	TopicList         topicList         `json:"TopicList"`
+	RebalanceInfoList rebalanceInfoList `json:"RebalanceInfoList"`
+}
+
+type topicList struct {
+	TopicList []topic `json:"TopicList"`
+}
+
+type topic struct {
+	Topic         string     `json:"Topic"`
+	TotalDiff     int64      `json:"TotalDiff"`
+	LastTimestamp int64      `json:"LastTimestamp"`
+	OffsetList    offsetList `json:"OffsetList"`
+}
+
+type offsetList struct {
+	OffsetList []offset `json:"OffsetList"`
+}
+
+type offset struct {
+	Partition      int   `json:"Partition"`
+	BrokerOffset   int64 `json:"BrokerOffset"`
+	ConsumerOffset int64 `json:"ConsumerOffset"`
+	LastTimestamp  int64 `json:"LastTimestamp"`
+}
+
+type rebalanceInfoList struct {
+	RebalanceInfoList []struct{} `json:"RebalanceInfoList"`
+}
+
+func toJSON(g progress.Group) consumerProgress {
+	cp := consumerProgress{
+		TotalDiff:         g.TotalDiff,
+		LastTimestamp:     g.LastTimestamp,
+		TopicList:         topicList{TopicList: []topic{}},
+		RebalanceInfoList: rebalanceInfoList{RebalanceInfoList: []struct{}{}},
+	}
+	for _, t := range g.Topics {
+		jt := topic{Topic: t.Topic, TotalDiff: t.TotalDiff, LastTimestamp: t.LastTimestamp, OffsetList: offsetList{OffsetList: []offset{}}}
+		for _, p := range t.Partitions {
+			jt.OffsetList.OffsetList = append(jt.OffsetList.OffsetList, offset{
+				Partition: p.Partition, BrokerOffset: p.BrokerOffset, ConsumerOffset: p.ConsumerOffset, LastTimestamp: p.LastTimestamp,
+			})
+		}
+		cp.TopicList.TopicList = append(cp.TopicList.TopicList, jt)
+	}
+	return cp
+}

@@ -1,0 +1,93 @@
+package rules
+
+import "strconv"
+
+// Condition names what an alert is about.
+type Condition string
+
+const (
+	// Backlog: the lag at the rule's level reached a threshold (messages).
+	Backlog Condition = "backlog"
+	// Stale: there is lag and the newest consumed message was produced at
+	// least a threshold ago (seconds).
+	Stale Condition = "stale"
+)
+
+// Severity of an alert; critical outranks warning.
+type Severity string
+
+const (
+	Warning  Severity = "warning"
+	Critical Severity = "critical"
+)
+
+// Level is where a rule's thresholds apply.
+type Level string
+
+const (
+	LevelGroup     Level = "group"
+	LevelTopic     Level = "topic"
+	LevelPartition Level = "partition"
+)
+
+// Alert is one condition that holds for one (rule, instance, group, topic,
+// partition) in one run. It carries what a reader needs to act on it; it
+// carries no secret.
+type Alert struct {
+	Rule     string `json:"rule"`
+	Region   string `json:"region"`
+	Instance string `json:"instance"`
+	Group    string `json:"group"`
+	// Topic is empty at group level.
+	Topic string `json:"topic,omitempty"`
+	// Partition is set at partition level only.
+	Partition *int      `json:"partition,omitempty"`
+	Level     Level     `json:"level"`
+	Condition Condition `json:"condition"`
+	Severity  Severity  `json:"severity"`
+	// Value and Threshold are messages for backlog, seconds for stale.
+	Value     int64 `json:"value"`
+	Threshold int64 `json:"threshold"`
+	// Lag is the backlog at the alert's level, in messages, whatever the condition.
+	Lag int64 `json:"lag"`
+	// AgeSeconds is how long ago the newest consumed message was produced;
+	// AgeKnown is false when the service reported no timestamp.
+	AgeSeconds int64 `json:"age_seconds"`
+	AgeKnown   bool  `json:"age_known"`
+	// Top lists the largest contributors to Lag one level down (topics of a
+	// group, partitions of a topic), largest first, at most TopN.
+	Top []Contributor `json:"top,omitempty"`
+}
+
+// TopN bounds Alert.Top.
+const TopN = 5
+
+// Contributor is a topic or partition and its lag.
+type Contributor struct {
+	Topic     string `json:"topic"`
+	Partition *int   `json:"partition,omitempty"`
+	Lag       int64  `json:"lag"`
+}
+
+// Key identifies an alert across runs: one per (rule, instance, group, topic,
+// partition, condition).
+func (a Alert) Key() string {
+	p := ""
+	if a.Partition != nil {
+		p = strconv.Itoa(*a.Partition)
+	}
+	return a.Rule + "\x00" + a.Instance + "\x00" + a.Group + "\x00" + a.Topic + "\x00" + p + "\x00" + string(a.Condition)
+}
+
+// Where names the alert's subject for people: "group", "group / topic" or
+// "group / topic [p3]".
+func (a Alert) Where() string {
+	s := a.Group
+	if a.Topic != "" {
+		s += " / " + a.Topic
+	}
+	if a.Partition != nil {
+		s += " [p" + strconv.Itoa(*a.Partition) + "]"
+	}
+	return s
+}

@@ -1,0 +1,167 @@
+package rules
+
+import (
+	"sort"
+	"time"
+
+	"github.com/backlog-alert/backlog-alert/progress"
+)
+
+// Result is what one evaluation found.
+type Result struct {
+	// Alerts in rule order, then instance, group, topic, partition, condition.
+	Alerts []Alert
+	// UnknownAge lists the places that have lag and a stale threshold but no
+	// timestamp from the service, so staleness could not be judged there.
+	UnknownAge []Target
+	// Matched counts, per rule name, the groups of the snapshot it watched.
+	Matched map[string]int
+}
+
+// Target names one place a rule judged: a group, a topic of it, or a
+// partition of a topic.
+type Target struct {
+	Rule      string `json:"rule"`
+	Instance  string `json:"instance"`
+	Group     string `json:"group"`
+	Topic     string `json:"topic,omitempty"`
+	Partition *int   `json:"partition,omitempty"`
+}
+
+// Evaluate judges every rule against the snapshot as of now. It is a pure
+// function: the same input gives the same output.
+func Evaluate(rs []Rule, snap progress.Snapshot, now time.Time) Result {
+	res := Result{Matched: map[string]int{}}
+	for i := range rs {
+		rule := &rs[i]
+		for _, g := range snap.Groups {
+			if !rule.Matches(g.Region, g.Instance, g.Group) {
+				continue
+			}
+			res.Matched[rule.Name]++
+			for _, s := range rule.samples(g) {
+				rule.judge(s, now, &res)
+			}
+		}
+	}
+	return res
+}
+
+// sample is the lag and timestamp at one place of a rule's level.
+type sample struct {
+	at            Alert // identity fields only
+	lag           int64
+	lastTimestamp int64
+	top           []Contributor
+}
+
+// samples splits a group into the places the rule's level judges.
+func (rule *Rule) samples(g progress.Group) []sample {
+	base := Alert{Rule: rule.Name, Region: g.Region, Instance: g.Instance, Group: g.Group, Level: rule.Level}
+	topics := make([]progress.Topic, 0, len(g.Topics))
+	for _, t := range g.Topics {
+		if rule.watchesTopic(t.Topic) {
+			topics = append(topics, t)
+		}
+	}
+	switch rule.Level {
+	case LevelTopic:
+		out := make([]sample, 0, len(topics))
+		for _, t := range topics {
+			at := base
+			at.Topic = t.Topic
+			out = append(out, sample{at: at, lag: nonNegative(t.TotalDiff), lastTimestamp: t.LastTimestamp, top: topPartitions(t)})
+		}
+		return out
+	case LevelPartition:
+		var out []sample
+		for _, t := range topics {
+			for _, p := range t.Partitions {
+				at := base
+				at.Topic = t.Topic
+				part := p.Partition
+				at.Partition = &part
+				out = append(out, sample{at: at, lag: p.Lag(), lastTimestamp: p.LastTimestamp})
+			}
+		}
+		return out
+	}
+	s := sample{at: base, lag: nonNegative(g.TotalDiff), lastTimestamp: g.LastTimestamp, top: topTopics(topics)}
+	if len(rule.Topics) > 0 {
+		// A topic filter narrows the group to the chosen topics: their
+		// backlog, and the newest timestamp among them.
+		s.lag, s.lastTimestamp = 0, 0
+		for _, t := range topics {
+			s.lag += nonNegative(t.TotalDiff)
+			s.lastTimestamp = max(s.lastTimestamp, t.LastTimestamp)
+		}
+	}
+	return []sample{s}
+}
+
+func (rule *Rule) judge(s sample, now time.Time, res *Result) {
+	age, ageKnown := time.Duration(0), s.lastTimestamp > 0
+	if ageKnown {
+		age = max(now.Sub(time.UnixMilli(s.lastTimestamp)), 0)
+	}
+	fill := func(c Condition, sev Severity, value, threshold int64) {
+		a := s.at
+		a.Condition, a.Severity, a.Value, a.Threshold = c, sev, value, threshold
+		a.Lag, a.Top = s.lag, s.top
+		a.AgeKnown, a.AgeSeconds = ageKnown, int64(age/time.Second)
+		res.Alerts = append(res.Alerts, a)
+	}
+	if b := rule.Backlog; b != nil {
+		switch {
+		case b.Critical > 0 && s.lag >= b.Critical:
+			fill(Backlog, Critical, s.lag, b.Critical)
+		case b.Warning > 0 && s.lag >= b.Warning:
+			fill(Backlog, Warning, s.lag, b.Warning)
+		}
+	}
+	// A caught-up consumer is never stale, however old its last message:
+	// an idle topic must not page anyone.
+	if st := rule.Stale; st != nil && s.lag > 0 {
+		if !ageKnown {
+			res.UnknownAge = append(res.UnknownAge, Target{Rule: s.at.Rule, Instance: s.at.Instance, Group: s.at.Group, Topic: s.at.Topic, Partition: s.at.Partition})
+			return
+		}
+		switch {
+		case st.Critical > 0 && age >= st.Critical:
+			fill(Stale, Critical, int64(age/time.Second), int64(st.Critical/time.Second))
+		case st.Warning > 0 && age >= st.Warning:
+			fill(Stale, Warning, int64(age/time.Second), int64(st.Warning/time.Second))
+		}
+	}
+}
+
+func topTopics(topics []progress.Topic) []Contributor {
+	var out []Contributor
+	for _, t := range topics {
+		if lag := nonNegative(t.TotalDiff); lag > 0 {
+			out = append(out, Contributor{Topic: t.Topic, Lag: lag})
+		}
+	}
+	return largest(out)
+}
+
+func topPartitions(t progress.Topic) []Contributor {
+	var out []Contributor
+	for _, p := range t.Partitions {
+		if lag := p.Lag(); lag > 0 {
+			part := p.Partition
+			out = append(out, Contributor{Topic: t.Topic, Partition: &part, Lag: lag})
+		}
+	}
+	return largest(out)
+}
+
+func largest(cs []Contributor) []Contributor {
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Lag > cs[j].Lag })
+	if len(cs) > TopN {
+		cs = cs[:TopN]
+	}
+	return cs
+}
+
+func nonNegative(n int64) int64 { return max(n, 0) }

@@ -1,0 +1,438 @@
+package rules
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path"
+	"regexp"
+	"strconv"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// File is a loaded, validated rules file.
+type File struct {
+	Path     string
+	Version  int
+	Defaults Defaults
+	// Channels in file order.
+	Channels []Channel
+	Rules    []Rule
+	// Secrets are the values that came into secret-bearing fields (webhook
+	// URLs, signing secrets); callers scrub them from anything they print.
+	Secrets []string
+}
+
+// Defaults are inherited by every rule that does not set its own.
+type Defaults struct {
+	Region string
+	Notify []string
+}
+
+// Channel types.
+const (
+	ChannelSlack    = "slack"
+	ChannelDingTalk = "dingtalk"
+)
+
+// Channel is where notifications go.
+type Channel struct {
+	Name       string
+	Type       string
+	WebhookURL string
+	// Secret is DingTalk's optional signing secret.
+	Secret string
+	// AtMobiles are @-mentioned on critical alerts (DingTalk).
+	AtMobiles []string
+}
+
+// Rule selects consumer groups of one instance and says when they are behind.
+type Rule struct {
+	Name          string
+	Instance      string
+	Region        string
+	Groups        []string
+	ExcludeGroups []string
+	// Topics restricts the rule to these topic globs; empty means every topic.
+	Topics  []string
+	Level   Level
+	Backlog *BacklogThresholds
+	Stale   *StaleThresholds
+	Notify  []string
+	// Line is where the rule starts in its file.
+	Line int
+}
+
+// BacklogThresholds are in messages; zero means not set.
+type BacklogThresholds struct {
+	Warning, Critical int64
+}
+
+// StaleThresholds are ages of the newest consumed message; zero means not set.
+type StaleThresholds struct {
+	Warning, Critical time.Duration
+}
+
+// Channel returns the channel with that name.
+func (f *File) Channel(name string) (Channel, bool) {
+	for _, c := range f.Channels {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Channel{}, false
+}
+
+// Load reads and validates a rules file, expanding ${NAME} from the process
+// environment.
+func Load(file string) (*File, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, Errors{{File: file, Msg: "cannot read rules file: " + err.Error()}}
+	}
+	return Parse(file, data, os.LookupEnv)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// The YAML library numbers parser errors from 0 and scanner errors from 1;
+// these are the parser's messages.
+var yamlParserProblem = regexp.MustCompile(`^did not find expected (key|node content|'-' indicator|<document start>|',' or)`)
+
+// Parse validates a rules document. file names it in errors; getenv supplies
+// ${NAME} values. The error, if any, is Errors: one line per problem, each
+// naming file, line and field.
+func Parse(file string, data []byte, getenv func(string) (string, bool)) (*File, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if err.Error() == "EOF" {
+			return nil, Errors{{File: file, Msg: "the rules file is empty"}}
+		}
+		// Turn the parser's "yaml: line N: msg" into our file:line form.
+		msg := err.Error()
+		e := &Error{File: file, Msg: "YAML syntax: " + msg}
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			if yamlParserProblem.MatchString(m[2]) {
+				e.Line++
+			}
+			e.Msg = "YAML syntax: " + m[2]
+		}
+		return nil, Errors{e}
+	}
+	var extra yaml.Node
+	if dec.Decode(&extra) == nil {
+		return nil, Errors{{File: file, Line: extra.Line, Msg: "only one YAML document is allowed"}}
+	}
+	r := &reader{file: file, getenv: getenv}
+	f := r.file0(doc.Content[0])
+	if len(r.errs) > 0 {
+		return nil, r.errs.sorted()
+	}
+	f.Path = file
+	f.Secrets = r.secrets
+	return f, nil
+}
+
+func (r *reader) file0(n *yaml.Node) *File {
+	f := &File{}
+	top := r.mapping(n, "", "version", "defaults", "channels", "rules")
+	if top == nil {
+		return f
+	}
+	switch v := top["version"]; {
+	case v == nil:
+		r.fail(n, "version", "missing (write version: 1)")
+	case v.Tag != "!!int" || v.Value != "1":
+		r.fail(v, "version", "unsupported version %s (this program reads version 1)", v.Value)
+	default:
+		f.Version = 1
+	}
+	if d := top["defaults"]; !isNull(d) {
+		f.Defaults = r.defaults(d)
+	}
+	if c := top["channels"]; isNull(c) {
+		r.fail(n, "channels", "missing: define at least one channel")
+	} else {
+		f.Channels = r.channels(c)
+	}
+	names := make([]string, len(f.Channels))
+	for i, c := range f.Channels {
+		names[i] = c.Name
+	}
+	r.checkNotify(top["defaults"], "defaults.notify", f.Defaults.Notify, names)
+
+	rs := top["rules"]
+	if isNull(rs) || rs.Kind == yaml.SequenceNode && len(rs.Content) == 0 {
+		r.fail(n, "rules", "missing: define at least one rule")
+		return f
+	}
+	if rs.Kind != yaml.SequenceNode {
+		r.fail(rs, "rules", "must be a list of rules, not %s", kindName(rs))
+		return f
+	}
+	seen := map[string]int{}
+	for i, rn := range rs.Content {
+		rule, ok := r.rule(rn, fmt.Sprintf("rules[%d]", i), f.Defaults, names)
+		if !ok {
+			continue
+		}
+		if prev, dup := seen[rule.Name]; dup {
+			r.fail(rn, fmt.Sprintf("rules[%d].name", i), "rule name %q is already used at line %d", rule.Name, prev)
+			continue
+		}
+		seen[rule.Name] = rn.Line
+		f.Rules = append(f.Rules, rule)
+	}
+	return f
+}
+
+func (r *reader) defaults(n *yaml.Node) Defaults {
+	var d Defaults
+	m := r.mapping(n, "defaults", "region", "notify")
+	if v := m["region"]; v != nil {
+		d.Region, _ = r.region(v, "defaults.region")
+	}
+	if v := m["notify"]; v != nil {
+		d.Notify = r.strList(v, "defaults.notify")
+	}
+	return d
+}
+
+var regionID = regexp.MustCompile(`^[a-z0-9-]+$`)
+
+func (r *reader) region(n *yaml.Node, field string) (string, bool) {
+	s, ok := r.str(n, field)
+	if ok && !regionID.MatchString(s) {
+		r.fail(n, field, "%q is not a region ID such as cn-hangzhou", s)
+		return "", false
+	}
+	return s, ok
+}
+
+var channelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+func (r *reader) channels(n *yaml.Node) []Channel {
+	keys, values := r.pairs(n, "channels")
+	var out []Channel
+	for i, k := range keys {
+		field := "channels." + k.Value
+		if !channelName.MatchString(k.Value) {
+			r.fail(k, field, "channel names use letters, digits, '-', '_' and '.'")
+			continue
+		}
+		// An invalid channel is still named, so that rules referring to it
+		// do not add "unknown channel" errors on top of the real one.
+		c := r.channel(values[i], field)
+		c.Name = k.Value
+		out = append(out, c)
+	}
+	if len(keys) == 0 && n.Kind == yaml.MappingNode {
+		r.fail(n, "channels", "define at least one channel")
+	}
+	return out
+}
+
+func (r *reader) channel(n *yaml.Node, field string) Channel {
+	var c Channel
+	m := r.mapping(n, field, "type", "webhook_url", "secret", "at_mobiles")
+	if m == nil {
+		return c
+	}
+	if v := m["type"]; v == nil {
+		r.fail(n, field+".type", "missing (slack or dingtalk)")
+	} else if t, ok := r.str(v, field+".type"); ok {
+		if t != ChannelSlack && t != ChannelDingTalk {
+			r.fail(v, field+".type", "unknown channel type %q (slack or dingtalk)", t)
+		}
+		c.Type = t
+	}
+	if v := m["webhook_url"]; v == nil {
+		r.fail(n, field+".webhook_url", "missing")
+	} else if u, ok := r.secret(v, field+".webhook_url"); ok {
+		// Never echo the URL: it is the credential.
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			r.fail(v, field+".webhook_url", "is not an http(s) URL")
+		} else if c.Type == ChannelDingTalk && pu.Query().Get("access_token") == "" {
+			r.fail(v, field+".webhook_url", "a DingTalk robot URL must include access_token")
+		}
+		c.WebhookURL = u
+	}
+	if v := m["secret"]; v != nil {
+		if c.Type != ChannelDingTalk {
+			r.fail(v, field+".secret", "only dingtalk channels take a signing secret")
+		}
+		c.Secret, _ = r.secret(v, field+".secret")
+	}
+	if v := m["at_mobiles"]; v != nil {
+		if c.Type != ChannelDingTalk {
+			r.fail(v, field+".at_mobiles", "only dingtalk channels @-mention mobiles")
+		}
+		c.AtMobiles = r.strList(v, field+".at_mobiles")
+	}
+	return c
+}
+
+func (r *reader) checkNotify(n *yaml.Node, field string, list, channels []string) {
+	for i, name := range list {
+		if !contains(channels, name) {
+			at := n
+			if n != nil && n.Kind == yaml.MappingNode {
+				at = nil
+				for j := 0; j+1 < len(n.Content); j += 2 {
+					if n.Content[j].Value == "notify" && i < len(n.Content[j+1].Content) {
+						at = n.Content[j+1].Content[i]
+					}
+				}
+			}
+			r.fail(at, fmt.Sprintf("%s[%d]", field, i), "unknown channel %q (defined: %v)", name, channels)
+		}
+	}
+}
+
+var ruleKeys = []string{"name", "instance", "region", "groups", "exclude_groups", "topics", "level", "backlog", "stale", "notify"}
+
+func (r *reader) rule(n *yaml.Node, field string, d Defaults, channels []string) (Rule, bool) {
+	rule := Rule{Line: n.Line, Level: LevelGroup}
+	m := r.mapping(n, field, ruleKeys...)
+	if m == nil {
+		return rule, false
+	}
+	before := len(r.errs)
+	required := func(key string) *yaml.Node {
+		v := m[key]
+		if isNull(v) {
+			r.fail(n, join(field, key), "missing")
+			return nil
+		}
+		return v
+	}
+	if v := required("name"); v != nil {
+		rule.Name, _ = r.str(v, field+".name")
+		if rule.Name == "" {
+			r.fail(v, field+".name", "must not be empty")
+		}
+	}
+	if v := required("instance"); v != nil {
+		rule.Instance, _ = r.str(v, field+".instance")
+		if rule.Instance == "" {
+			r.fail(v, field+".instance", "must not be empty")
+		}
+	}
+	rule.Region = d.Region
+	if v := m["region"]; v != nil {
+		rule.Region, _ = r.region(v, field+".region")
+	} else if d.Region == "" {
+		r.fail(n, field+".region", "missing (set it here or in defaults)")
+	}
+	if v := required("groups"); v != nil {
+		rule.Groups = r.globs(v, field+".groups")
+		if len(v.Content) == 0 && v.Kind == yaml.SequenceNode {
+			r.fail(v, field+".groups", "name at least one group or glob")
+		}
+	}
+	if v := m["exclude_groups"]; v != nil {
+		rule.ExcludeGroups = r.globs(v, field+".exclude_groups")
+	}
+	if v := m["topics"]; v != nil {
+		rule.Topics = r.globs(v, field+".topics")
+	}
+	if v := m["level"]; v != nil {
+		if s, ok := r.str(v, field+".level"); ok {
+			switch l := Level(s); l {
+			case LevelGroup, LevelTopic, LevelPartition:
+				rule.Level = l
+			default:
+				r.fail(v, field+".level", "unknown level %q (group, topic or partition)", s)
+			}
+		}
+	}
+	if v := m["backlog"]; v != nil {
+		rule.Backlog = r.backlog(v, field+".backlog")
+	}
+	if v := m["stale"]; v != nil {
+		rule.Stale = r.stale(v, field+".stale")
+	}
+	if m["backlog"] == nil && m["stale"] == nil {
+		r.fail(n, field, "set backlog, stale or both")
+	}
+	rule.Notify = d.Notify
+	if v := m["notify"]; v != nil {
+		rule.Notify = r.strList(v, field+".notify")
+		r.checkNotify(n, field+".notify", rule.Notify, channels)
+	} else if len(d.Notify) == 0 {
+		r.fail(n, field+".notify", "missing (set it here or in defaults)")
+	}
+	return rule, len(r.errs) == before
+}
+
+func (r *reader) backlog(n *yaml.Node, field string) *BacklogThresholds {
+	t := &BacklogThresholds{}
+	m := r.mapping(n, field, "warning", "critical")
+	if m == nil {
+		return t
+	}
+	if v := m["warning"]; v != nil {
+		t.Warning, _ = r.positiveInt(v, field+".warning")
+	}
+	if v := m["critical"]; v != nil {
+		t.Critical, _ = r.positiveInt(v, field+".critical")
+	}
+	r.checkOrder(n, field, m, t.Warning == 0 && t.Critical == 0, t.Warning != 0 && t.Critical != 0 && t.Critical <= t.Warning)
+	return t
+}
+
+func (r *reader) stale(n *yaml.Node, field string) *StaleThresholds {
+	t := &StaleThresholds{}
+	m := r.mapping(n, field, "warning", "critical")
+	if m == nil {
+		return t
+	}
+	if v := m["warning"]; v != nil {
+		t.Warning, _ = r.duration(v, field+".warning")
+	}
+	if v := m["critical"]; v != nil {
+		t.Critical, _ = r.duration(v, field+".critical")
+	}
+	r.checkOrder(n, field, m, t.Warning == 0 && t.Critical == 0, t.Warning != 0 && t.Critical != 0 && t.Critical <= t.Warning)
+	return t
+}
+
+func (r *reader) checkOrder(n *yaml.Node, field string, m map[string]*yaml.Node, none, inverted bool) {
+	switch {
+	case none && m["warning"] == nil && m["critical"] == nil:
+		r.fail(n, field, "set warning, critical or both")
+	case inverted:
+		r.fail(m["critical"], field+".critical", "must be above warning")
+	}
+}
+
+// Matches reports whether the rule watches this group: same instance and
+// region, a groups glob matches and no exclude_groups glob does.
+func (rule *Rule) Matches(region, instance, group string) bool {
+	return rule.Instance == instance && rule.Region == region &&
+		matchAny(rule.Groups, group) && !matchAny(rule.ExcludeGroups, group)
+}
+
+// watchesTopic reports whether the rule's topics filter lets topic through.
+func (rule *Rule) watchesTopic(topic string) bool {
+	return len(rule.Topics) == 0 || matchAny(rule.Topics, topic)
+}
+
+func matchAny(globs []string, s string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, s); ok {
+			return true
+		}
+	}
+	return false
+}

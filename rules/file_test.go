@@ -1,0 +1,159 @@
+package rules
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+var testEnv = env(map[string]string{
+	"SLACK_WEBHOOK_URL":    "https://hooks.slack.com/services/T0/B0/sekrit-slack-path",
+	"DINGTALK_WEBHOOK_URL": "https://oapi.dingtalk.com/robot/send?access_token=sekrit-token",
+	"DINGTALK_SECRET":      "SECsekrit-signing",
+})
+
+const validHead = `version: 1
+defaults:
+  region: cn-hangzhou
+  notify: [team-slack]
+channels:
+  team-slack:
+    type: slack
+    webhook_url: ${SLACK_WEBHOOK_URL}
+rules:
+`
+
+func TestExampleIsValid(t *testing.T) {
+	f, err := Load("example.yaml")
+	if err == nil {
+		t.Fatal("example.yaml must fail without its environment variables")
+	}
+	t.Setenv("SLACK_WEBHOOK_URL", "https://hooks.example/x")
+	t.Setenv("DINGTALK_WEBHOOK_URL", "https://ding.example/robot/send?access_token=t")
+	t.Setenv("DINGTALK_SECRET", "SECx")
+	if f, err = Load("example.yaml"); err != nil {
+		t.Fatalf("example.yaml: %v", err)
+	}
+	if len(f.Rules) != 2 || len(f.Channels) != 2 {
+		t.Fatalf("got %d rules, %d channels", len(f.Rules), len(f.Channels))
+	}
+	orders := f.Rules[0]
+	if orders.Region != "cn-hangzhou" || orders.Backlog.Critical != 100000 || orders.Stale.Warning != 10*time.Minute {
+		t.Errorf("orders rule = %+v", orders)
+	}
+	if got := f.Rules[1].Notify; len(got) != 1 || got[0] != "team-slack" {
+		t.Errorf("analytics inherits defaults.notify, got %v", got)
+	}
+	if f.Rules[1].Level != LevelTopic || f.Rules[0].Level != LevelGroup {
+		t.Errorf("levels: %s %s", f.Rules[0].Level, f.Rules[1].Level)
+	}
+	if len(f.Secrets) != 3 {
+		t.Errorf("secrets = %d, want the 3 expanded secret values", len(f.Secrets))
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	rule := "  - name: r\n    instance: i\n    groups: [g]\n    backlog: {warning: 10}\n"
+	tests := []struct {
+		name string
+		doc  string
+		want string // file:line: field: message fragment
+	}{
+		{"unknown top key", "versoin: 1\n", "r.yaml:1: versoin: unknown key"},
+		{"unknown rule key", validHead + rule + "    treshold: 5\n", "r.yaml:14: rules[0].treshold: unknown key"},
+		{"bad duration", validHead + "  - name: r\n    instance: i\n    groups: [g]\n    stale: {warning: 10 minutes}\n", `r.yaml:13: rules[0].stale.warning: "10 minutes" is not a positive duration`},
+		{"undefined variable", strings.Replace(validHead, "SLACK_WEBHOOK_URL", "NOPE_URL", 1) + rule, "r.yaml:8: channels.team-slack.webhook_url: environment variable NOPE_URL is not set"},
+		{"unknown channel", validHead + rule + "    notify: [team-slak]\n", `r.yaml:14: rules[0].notify[0]: unknown channel "team-slak"`},
+		{"unknown default channel", strings.Replace(validHead, "notify: [team-slack]", "notify: [nope]", 1) + rule, `r.yaml:4: defaults.notify[0]: unknown channel "nope"`},
+		{"yaml syntax", validHead + "  - name: [unclosed\n", "r.yaml:10: YAML syntax:"},
+		{"wrong type", validHead + "  - name: r\n    instance: i\n    groups: g\n    backlog: {warning: 10}\n", "r.yaml:12: rules[0].groups: must be a list of strings, not a string"},
+		{"threshold not a number", validHead + "  - name: r\n    instance: i\n    groups: [g]\n    backlog: {warning: lots}\n", "r.yaml:13: rules[0].backlog.warning: must be a whole number of messages, not a string"},
+		{"missing instance", validHead + "  - name: r\n    groups: [g]\n    backlog: {warning: 10}\n", "r.yaml:10: rules[0].instance: missing"},
+		{"no condition", validHead + "  - name: r\n    instance: i\n    groups: [g]\n", "r.yaml:10: rules[0]: set backlog, stale or both"},
+		{"empty thresholds", validHead + "  - name: r\n    instance: i\n    groups: [g]\n    stale: {}\n", "r.yaml:13: rules[0].stale: set warning, critical or both"},
+		{"critical below warning", validHead + "  - name: r\n    instance: i\n    groups: [g]\n    backlog: {warning: 10, critical: 5}\n", "r.yaml:13: rules[0].backlog.critical: must be above warning"},
+		{"duplicate rule", validHead + rule + rule, `r.yaml:14: rules[1].name: rule name "r" is already used at line 10`},
+		{"bad level", validHead + rule + "    level: broker\n", `r.yaml:14: rules[0].level: unknown level "broker"`},
+		{"bad glob", validHead + "  - name: r\n    instance: i\n    groups: [\"orders-[\"]\n    backlog: {warning: 10}\n", `r.yaml:12: rules[0].groups[0]: malformed glob`},
+		{"missing version", strings.Replace(validHead, "version: 1\n", "", 1) + rule, "r.yaml:1: version: missing"},
+		{"future version", strings.Replace(validHead, "version: 1", "version: 2", 1) + rule, "r.yaml:1: version: unsupported version 2"},
+		{"unknown channel type", strings.Replace(validHead, "type: slack", "type: teams", 1) + rule, `r.yaml:7: channels.team-slack.type: unknown channel type "teams"`},
+		{"secret on slack", strings.Replace(validHead, "type: slack", "type: slack\n    secret: x", 1) + rule, "r.yaml:8: channels.team-slack.secret: only dingtalk channels take a signing secret"},
+		{"empty file", "", "r.yaml: the rules file is empty"},
+		{"no rules", validHead, "rules: missing"},
+		{"two documents", validHead + rule + "---\nversion: 1\n", "only one YAML document"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("r.yaml", []byte(tc.doc), testEnv)
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			var es Errors
+			if !errors.As(err, &es) {
+				t.Fatalf("error is %T, want Errors", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error:\n%v\nwant it to contain:\n%s", err, tc.want)
+			}
+			for _, e := range es {
+				if strings.Contains(e.Error(), "\n") {
+					t.Errorf("error is not one line: %q", e.Error())
+				}
+				if strings.Contains(e.Error(), "sekrit") {
+					t.Errorf("error leaks a secret: %q", e.Error())
+				}
+			}
+		})
+	}
+}
+
+func TestParseReportsEveryProblem(t *testing.T) {
+	doc := validHead + "  - name: a\n    instance: i\n    groups: [g]\n    backlog: {warning: 10, critical: 20, wrong: 1}\n  - name: b\n    instance: i\n    groups: [g]\n    stale: {warning: soon}\n"
+	_, err := Parse("r.yaml", []byte(doc), testEnv)
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 2 {
+		t.Fatalf("want 2 errors, got %v", err)
+	}
+	if es[0].Line != 13 || es[1].Line != 17 {
+		t.Errorf("lines %d, %d; want 13, 17", es[0].Line, es[1].Line)
+	}
+}
+
+func TestBadWebhookURLIsNotEchoed(t *testing.T) {
+	doc := strings.Replace(validHead, "${SLACK_WEBHOOK_URL}", "${BAD}", 1) + "  - name: r\n    instance: i\n    groups: [g]\n    backlog: {warning: 10}\n"
+	_, err := Parse("r.yaml", []byte(doc), env(map[string]string{"BAD": "sekrit-not-a-url"}))
+	if err == nil || !strings.Contains(err.Error(), "webhook_url: is not an http(s) URL") || strings.Contains(err.Error(), "sekrit") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestDurations(t *testing.T) {
+	for in, want := range map[string]time.Duration{"90s": 90 * time.Second, "10m": 10 * time.Minute, "1h30m": 90 * time.Minute, "2d": 48 * time.Hour} {
+		if got, err := parseDuration(in); err != nil || got != want {
+			t.Errorf("parseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0s", "-5m", "10", "ten minutes", "0d"} {
+		if _, err := parseDuration(in); err == nil {
+			t.Errorf("parseDuration(%q) accepted", in)
+		}
+	}
+}
+
+func TestMatches(t *testing.T) {
+	r := Rule{Instance: "i", Region: "cn-hangzhou", Groups: []string{"orders-*", "billing"}, ExcludeGroups: []string{"*-test"}}
+	for group, want := range map[string]bool{"orders-eu": true, "billing": true, "orders-test": false, "billing-2": false, "payments": false} {
+		if got := r.Matches("cn-hangzhou", "i", group); got != want {
+			t.Errorf("Matches(%q) = %v", group, got)
+		}
+	}
+	if r.Matches("cn-beijing", "i", "billing") || r.Matches("cn-hangzhou", "j", "billing") {
+		t.Error("matched another region or instance")
+	}
+}
