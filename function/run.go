@@ -65,7 +65,20 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 	rep := &Report{Rules: file.Path, Time: now.UTC(), DryRun: opts.DryRun, Alerts: []rules.Alert{}, Notifications: []Notification{}, Errors: []string{}}
 
-	out := alikafka.Fetch(ctx, alikafka.Config{Credentials: creds, Endpoint: opts.Endpoint}, selections(file))
+	// Stop starting OpenAPI calls early enough that notifying still fits
+	// before the platform's deadline.
+	// A call in flight cannot be cancelled (the SDK takes no context), so its
+	// timeout must fit the budget too.
+	cfg := alikafka.Config{Credentials: creds, Endpoint: opts.Endpoint}
+	fetchCtx := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		stop := fetchBudget(deadline, time.Now())
+		cfg.Timeout = min(alikafka.DefaultTimeout, max(time.Until(stop), time.Second))
+		var cancel context.CancelFunc
+		fetchCtx, cancel = context.WithDeadline(ctx, stop)
+		defer cancel()
+	}
+	out := alikafka.Fetch(fetchCtx, cfg, selections(file))
 	rep.Groups = len(out.Snapshot.Groups)
 	for _, m := range out.Missing {
 		rep.Missing = append(rep.Missing, GroupRef(m))

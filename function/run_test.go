@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -318,4 +319,34 @@ func TestRunLeaksNoSecret(t *testing.T) {
 		secrets = append(secrets, "AccessKeyId="+akID)
 		check(t, w, rep)
 	})
+}
+
+// TestRunStopsFetchingInTimeToNotify gives the run a deadline it cannot read
+// every group within: it must stop starting calls early, report the groups
+// it did not read, and still notify about the ones it did.
+func TestRunStopsFetchingInTimeToNotify(t *testing.T) {
+	w := newWorld(t, testRules)
+	for i := range 40 {
+		w.api.SetGroup(grp(fmt.Sprintf("orders-%02d", i), 500_000, ago(time.Minute)))
+	}
+	w.api.Inject(alikafkatest.Fault{Action: "GetConsumerProgress", Latency: 400 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	start := time.Now()
+	rep, err := Run(ctx, Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL, Logger: slog.New(slog.NewJSONHandler(w.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := time.Since(start); elapsed >= 4*time.Second {
+		t.Fatalf("run took %v, past its deadline", elapsed)
+	}
+	if rep.Groups == 0 || rep.Groups == 40 {
+		t.Fatalf("read %d of 40 groups; want some but not all", rep.Groups)
+	}
+	if len(rep.Errors) != 40-rep.Groups || !strings.Contains(strings.Join(rep.Errors, "\n"), "deadline exceeded") {
+		t.Errorf("%d groups read, errors: %v", rep.Groups, rep.Errors)
+	}
+	if len(rep.Notifications) != 2 || !rep.Notifications[0].Sent || !rep.Notifications[1].Sent {
+		t.Errorf("notifications = %+v", rep.Notifications)
+	}
 }

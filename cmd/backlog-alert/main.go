@@ -12,10 +12,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/backlog-alert/backlog-alert/function"
+	"github.com/backlog-alert/backlog-alert/function/awslambda"
+	"github.com/backlog-alert/backlog-alert/function/fc"
 	"github.com/backlog-alert/backlog-alert/rules"
 )
 
@@ -25,7 +28,11 @@ Usage:
   backlog-alert run      [--rules FILE] [--dry-run] [--json]   one run: read, evaluate, notify
   backlog-alert validate [--rules FILE]                        check a rules file and show what it watches
   backlog-alert demo     [--json]                              run the example rules against a local fake
+  backlog-alert serve                                          Function Compute custom runtime (POST /invoke)
   backlog-alert version
+
+With AWS_LAMBDA_RUNTIME_API set (on AWS Lambda), the binary serves Lambda
+invocations whatever its arguments.
 
 The rules file is --rules, else $BACKLOG_ALERT_RULES, else ./rules.yaml.
 Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET
@@ -39,6 +46,10 @@ Exit codes: 0 completed, 1 completed with errors, 2 invalid rules, usage or cred
 var version = "dev"
 
 func main() {
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		awslambda.Start(platformOptions(os.Getenv), os.Stderr)
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
@@ -59,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return validateCmd(args, stdout, stderr, getenv)
 	case "demo":
 		return demoCmd(ctx, args, stdout, stderr)
+	case "serve":
+		return serveCmd(ctx, args, stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "backlog-alert", version)
 		return function.ExitOK
@@ -68,6 +81,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	fmt.Fprintf(stderr, "backlog-alert: unknown command %q\n\n%s", cmd, usage)
 	return function.ExitSetup
+}
+
+// platformOptions are the settings every Function Compute or Lambda run
+// starts from.
+func platformOptions(getenv func(string) string) function.Options {
+	return function.Options{RulesPath: function.PlatformRulesPath(getenv), Endpoint: getenv("BACKLOG_ALERT_ENDPOINT")}
+}
+
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := newFlags("serve", stderr)
+	if fs.Parse(args) != nil || fs.NArg() > 0 {
+		return function.ExitSetup
+	}
+	port := fc.DefaultPort
+	if p := getenv("FC_CUSTOM_LISTEN_PORT"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 || n > 65535 {
+			fmt.Fprintf(stderr, "serve: FC_CUSTOM_LISTEN_PORT=%q is not a port\n", p)
+			return function.ExitSetup
+		}
+		port = n
+	}
+	h := &fc.Handler{Base: platformOptions(getenv), Logs: stderr, Console: stdout}
+	err := fc.ListenAndServe(ctx, port, h, func(addr string) {
+		slog.New(slog.NewJSONHandler(stderr, nil)).Info("serving Function Compute invocations", "addr", addr, "rules", h.Base.RulesPath)
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "serve:", err)
+		return function.ExitErrors
+	}
+	return function.ExitOK
 }
 
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
