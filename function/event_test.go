@@ -1,6 +1,7 @@
 package function
 
 import (
+	"github.com/backlog-alert/backlog-alert/lifecycle"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +62,7 @@ func TestBlind(t *testing.T) {
 	for _, rep := range []*Report{
 		{Groups: 1, Errors: []string{"x"}},
 		{Groups: 0},
-		{Groups: 0, Missing: []GroupRef{{Group: "g"}}, Errors: []string{"x"}},
+		{Groups: 0, Missing: []lifecycle.GroupRef{{Group: "g"}}, Errors: []string{"x"}},
 	} {
 		if err := Blind(rep); err != nil {
 			t.Errorf("Blind(%+v) = %v", rep, err)

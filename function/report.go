@@ -3,9 +3,11 @@ package function
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/backlog-alert/backlog-alert/lifecycle"
 	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/rules"
 )
@@ -15,25 +17,26 @@ type Report struct {
 	Rules  string    `json:"rules"`
 	Time   time.Time `json:"time"`
 	DryRun bool      `json:"dry_run,omitempty"`
+	// State names where the state document lives.
+	State string `json:"state"`
 	// Groups is how many consumer groups were read and evaluated.
-	Groups int           `json:"groups"`
-	Alerts []rules.Alert `json:"alerts"`
+	Groups int `json:"groups"`
+	// Alerts are pending, firing, or resolved in this run.
+	Alerts []lifecycle.Alert `json:"alerts"`
 	// UnknownAge lists places with lag where the service gave no timestamp,
 	// so staleness could not be judged.
 	UnknownAge []rules.Target `json:"unknown_age,omitempty"`
 	// Missing lists explicitly named groups the service does not know.
-	Missing       []GroupRef     `json:"missing,omitempty"`
-	Notifications []Notification `json:"notifications"`
-	// Errors is every group that could not be read and every channel that
-	// could not be notified; secrets are scrubbed.
+	Missing []lifecycle.GroupRef `json:"missing,omitempty"`
+	// Gone lists watched groups that disappeared in this run.
+	Gone          []lifecycle.GroupRef `json:"gone,omitempty"`
+	Notifications []Notification       `json:"notifications"`
+	// Warnings need attention but did not fail the run.
+	Warnings []string `json:"warnings,omitempty"`
+	// Errors is every group that could not be read, every channel that
+	// could not be notified and a state that could not be read or saved;
+	// secrets are scrubbed.
 	Errors []string `json:"errors"`
-}
-
-// GroupRef names a consumer group.
-type GroupRef struct {
-	Region   string `json:"region"`
-	Instance string `json:"instance"`
-	Group    string `json:"group"`
 }
 
 // Notification is one channel's message of this run.
@@ -41,8 +44,10 @@ type Notification struct {
 	Channel string `json:"channel"`
 	Type    string `json:"type"`
 	Alerts  int    `json:"alerts"`
-	Sent    bool   `json:"sent"`
-	Error   string `json:"error,omitempty"`
+	// Kinds counts the items by why they are sent (firing, resolved...).
+	Kinds map[rules.Kind]int `json:"kinds"`
+	Sent  bool               `json:"sent"`
+	Error string             `json:"error,omitempty"`
 	// Preview is the rendered message, in dry runs only.
 	Preview string `json:"preview,omitempty"`
 }
@@ -55,7 +60,18 @@ func (r *Report) WriteSummary(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	for _, a := range r.Alerts {
-		fmt.Fprintf(w, "  %-8s %-7s %s  %s on %s (%s)\n", strings.ToUpper(string(a.Severity)), a.Condition, a.Where(), valueText(a), a.Instance, a.Rule)
+		var marks []string
+		if a.Notified {
+			marks = append(marks, "notified")
+		}
+		if a.Silenced {
+			marks = append(marks, "silenced: "+a.SilencedBy)
+		}
+		suffix := ""
+		if len(marks) > 0 {
+			suffix = " [" + strings.Join(marks, ", ") + "]"
+		}
+		fmt.Fprintf(w, "  %-8s %-8s %-7s %s  %s on %s (%s)%s\n", a.State, strings.ToUpper(string(a.Severity)), a.Condition, a.Where(), valueText(a.Alert), a.Instance, a.Rule, suffix)
 	}
 	for _, u := range r.UnknownAge {
 		t := rules.Alert{Group: u.Group, Topic: u.Topic, Partition: u.Partition}
@@ -64,22 +80,40 @@ func (r *Report) WriteSummary(w io.Writer) {
 	for _, m := range r.Missing {
 		fmt.Fprintf(w, "  missing  consumer group %s does not exist on %s (%s)\n", m.Group, m.Instance, m.Region)
 	}
+	for _, g := range r.Gone {
+		fmt.Fprintf(w, "  gone     consumer group %s on %s is no longer read: deleted or no longer selected\n", g.Group, g.Instance)
+	}
 	for _, n := range r.Notifications {
 		switch {
 		case n.Preview != "":
-			fmt.Fprintf(w, "\n--- %s (%s), dry run: would send %d alerts ---\n%s\n", n.Channel, n.Type, n.Alerts, strings.TrimRight(n.Preview, "\n"))
+			fmt.Fprintf(w, "\n--- %s (%s), dry run: would send %s ---\n%s\n", n.Channel, n.Type, kindsText(n.Kinds), strings.TrimRight(n.Preview, "\n"))
 		case n.Sent:
-			fmt.Fprintf(w, "  sent     %d alerts to %s (%s)\n", n.Alerts, n.Channel, n.Type)
+			fmt.Fprintf(w, "  sent     %s to %s (%s)\n", kindsText(n.Kinds), n.Channel, n.Type)
 		}
+	}
+	for _, m := range r.Warnings {
+		fmt.Fprintf(w, "  warning  %s\n", m)
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "  error    %s\n", e)
 	}
 }
 
+func kindsText(kinds map[rules.Kind]int) string {
+	parts := make([]string, 0, len(kinds))
+	for k, n := range kinds {
+		parts = append(parts, fmt.Sprintf("%d %s", n, k))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
 func valueText(a rules.Alert) string {
-	if a.Condition == rules.Stale {
+	switch a.Condition {
+	case rules.Stale:
 		return fmt.Sprintf("newest consumed message %s old (threshold %s), %s behind", notify.Duration(a.Value), notify.Duration(a.Threshold), notify.Count(a.Lag))
+	case rules.Stuck:
+		return fmt.Sprintf("offsets unmoved for %s (threshold %s), %s behind", notify.Duration(a.Value), notify.Duration(a.Threshold), notify.Count(a.Lag))
 	}
 	return fmt.Sprintf("%s messages behind (threshold %s)", notify.Count(a.Value), notify.Count(a.Threshold))
 }

@@ -1,5 +1,6 @@
-// Package function is the one pipeline every entry point runs: load rules,
-// expand groups, fetch progress, evaluate, notify, report.
+// Package function is the one pipeline every entry point runs: load rules
+// and state, expand groups, fetch progress, advance the alerts' lifecycle,
+// notify, save state, report.
 package function
 
 import (
@@ -8,14 +9,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/backlog-alert/backlog-alert/lifecycle"
 	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/notify/dingtalk"
 	"github.com/backlog-alert/backlog-alert/notify/slack"
 	"github.com/backlog-alert/backlog-alert/progress/alikafka"
 	"github.com/backlog-alert/backlog-alert/rules"
+	"github.com/backlog-alert/backlog-alert/state"
 )
 
 // Options configure one run. Zero values are sensible defaults.
@@ -23,11 +27,21 @@ type Options struct {
 	// Rules is an already loaded rules file; when nil RulesPath is loaded.
 	Rules     *rules.File
 	RulesPath string
-	// DryRun renders each channel's message into the report and sends nothing.
+	// State is where the state document lives (--state or
+	// BACKLOG_ALERT_STATE); empty means the rules file's `state:`, else the
+	// default location.
+	State string
+	// OSSEndpoint overrides the OSS endpoint (BACKLOG_ALERT_OSS_ENDPOINT).
+	OSSEndpoint string
+	// Serverless is set inside Function Compute or Lambda: the default state
+	// location is then /tmp, which the report warns about.
+	Serverless bool
+	// DryRun renders each channel's message into the report, sends nothing
+	// and saves no state.
 	DryRun bool
 	// Now is the evaluation time; zero means the current time.
 	Now time.Time
-	// Credentials for the OpenAPI; nil means the SDK's default chain.
+	// Credentials for the OpenAPI and OSS; nil means the SDK's default chain.
 	Credentials *alikafka.Credentials
 	// Endpoint sends every region's OpenAPI calls to this URL (BACKLOG_ALERT_ENDPOINT).
 	Endpoint string
@@ -37,9 +51,9 @@ type Options struct {
 }
 
 // Run performs one run. Its error is non-nil only when the run could not
-// start (invalid rules, no credentials): see ExitCode. Everything that went
-// wrong after that, per group or per channel, is in the report and hides
-// nothing else.
+// start (invalid rules, no credentials, a state it must not overwrite): see
+// ExitCode. Everything that went wrong after that, per group or per channel,
+// is in the report and hides nothing else.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	log := opts.Logger
 	if log == nil {
@@ -63,25 +77,21 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	scrub := newScrubber(append([]string{creds.AccessKeySecret, creds.SecurityToken}, file.Secrets...)...)
 	log = slog.New(scrub.handler(log.Handler()))
 
-	rep := &Report{Rules: file.Path, Time: now.UTC(), DryRun: opts.DryRun, Alerts: []rules.Alert{}, Notifications: []Notification{}, Errors: []string{}}
-
-	// Stop starting OpenAPI calls early enough that notifying still fits
-	// before the platform's deadline.
-	// A call in flight cannot be cancelled (the SDK takes no context), so its
-	// timeout must fit the budget too.
-	cfg := alikafka.Config{Credentials: creds, Endpoint: opts.Endpoint}
-	fetchCtx := ctx
-	if deadline, ok := ctx.Deadline(); ok {
-		stop := fetchBudget(deadline, time.Now())
-		cfg.Timeout = min(alikafka.DefaultTimeout, max(time.Until(stop), time.Second))
-		var cancel context.CancelFunc
-		fetchCtx, cancel = context.WithDeadline(ctx, stop)
-		defer cancel()
+	rep := &Report{Rules: file.Path, Time: now.UTC(), DryRun: opts.DryRun, Alerts: []lifecycle.Alert{}, Notifications: []Notification{}, Errors: []string{}}
+	store, err := openStore(opts, file, creds)
+	if err != nil {
+		return nil, &SetupError{Err: err}
 	}
-	out := alikafka.Fetch(fetchCtx, cfg, selections(file))
+	rep.State = store.String()
+	prior, canSave, err := loadState(ctx, store, now, rep, log)
+	if err != nil {
+		return nil, &SetupError{Err: err}
+	}
+
+	out := fetch(ctx, opts, creds, file)
 	rep.Groups = len(out.Snapshot.Groups)
 	for _, m := range out.Missing {
-		rep.Missing = append(rep.Missing, GroupRef(m))
+		rep.Missing = append(rep.Missing, lifecycle.GroupRef(m))
 		log.Warn("consumer group not found", "region", m.Region, "instance", m.Instance, "group", m.Group)
 	}
 	for _, f := range out.Failures {
@@ -89,27 +99,35 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		if f.Group != "" {
 			where += " group " + f.Group
 		}
-		msg := scrub.string(fmt.Sprintf("%s %s: %v", f.Op, where, f.Err))
-		rep.Errors = append(rep.Errors, msg)
+		rep.Errors = append(rep.Errors, scrub.string(fmt.Sprintf("%s %s: %v", f.Op, where, f.Err)))
 		log.Error("cannot read consumer progress", "op", f.Op, "region", f.Region, "instance", f.Instance, "group", f.Group, "error", scrub.string(f.Err.Error()))
 	}
 
-	res := rules.Evaluate(file.Rules, out.Snapshot, now)
-	rep.Alerts = append(rep.Alerts, res.Alerts...)
-	rep.UnknownAge = res.UnknownAge
-	for _, r := range file.Rules {
-		if res.Matched[r.Name] == 0 {
-			log.Warn("rule watches no group this run", "rule", r.Name, "instance", r.Instance)
-		}
+	step := lifecycle.Step(prior, lifecycle.Input{File: file, Snapshot: out.Snapshot, Unread: unread(out), Now: now})
+	rep.UnknownAge = step.UnknownAge
+	rep.Gone = step.Gone
+	for _, g := range step.Gone {
+		log.Warn("consumer group gone: deleted or no longer selected", "region", g.Region, "instance", g.Instance, "group", g.Group)
 	}
-	for _, a := range res.Alerts {
-		log.Info("alert", "rule", a.Rule, "instance", a.Instance, "group", a.Group, "topic", a.Topic, "condition", a.Condition, "severity", a.Severity, "value", a.Value, "threshold", a.Threshold)
+	rep.Notifications = deliver(ctx, file, &step, now, opts, log, scrub)
+	rep.Alerts = append(rep.Alerts, step.Alerts...)
+	for _, a := range rep.Alerts {
+		log.Info("alert", "rule", a.Rule, "instance", a.Instance, "group", a.Group, "topic", a.Topic, "condition", a.Condition,
+			"severity", a.Severity, "state", a.State, "value", a.Value, "threshold", a.Threshold, "notified", a.Notified, "silenced", a.Silenced)
 	}
-
-	rep.Notifications = deliver(ctx, file, route(file, res.Alerts, now), opts, log, scrub)
 	for _, n := range rep.Notifications {
 		if n.Error != "" {
 			rep.Errors = append(rep.Errors, fmt.Sprintf("channel %s: %s", n.Channel, n.Error))
+		}
+	}
+
+	// State is saved even when some notifications failed: what failed is
+	// due again, and is sent, on the next run.
+	if canSave && !opts.DryRun {
+		if err := saveState(ctx, store, step.State, now); err != nil {
+			msg := scrub.string(fmt.Sprintf("saving state to %s: %v", store, err))
+			rep.Errors = append(rep.Errors, msg)
+			log.Error("cannot save state", "error", msg)
 		}
 	}
 	log.Info("run complete", "groups", rep.Groups, "alerts", len(rep.Alerts), "errors", len(rep.Errors))
@@ -127,70 +145,89 @@ func credentials(given *alikafka.Credentials) (alikafka.Credentials, error) {
 	return c, nil
 }
 
-// selections turns rules into what to read: one selection per rule.
-func selections(f *rules.File) []alikafka.Selection {
-	out := make([]alikafka.Selection, len(f.Rules))
-	for i, r := range f.Rules {
-		out[i] = alikafka.Selection{Region: r.Region, Instance: r.Instance, Groups: r.Groups, Exclude: r.ExcludeGroups}
+// fetch reads every selected group within the time budget: it stops
+// starting OpenAPI calls early enough that notifying and saving state still
+// fit before the platform's deadline.
+func fetch(ctx context.Context, opts Options, creds alikafka.Credentials, file *rules.File) alikafka.Outcome {
+	// A call in flight cannot be cancelled (the SDK takes no context), so its
+	// timeout must fit the budget too.
+	cfg := alikafka.Config{Credentials: creds, Endpoint: opts.Endpoint}
+	if deadline, ok := ctx.Deadline(); ok {
+		stop := fetchBudget(deadline, time.Now())
+		cfg.Timeout = min(alikafka.DefaultTimeout, max(time.Until(stop), time.Second))
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, stop)
+		defer cancel()
 	}
-	return out
+	sels := make([]alikafka.Selection, len(file.Rules))
+	for i, r := range file.Rules {
+		sels[i] = alikafka.Selection{Region: r.Region, Instance: r.Instance, Groups: r.Groups, Exclude: r.ExcludeGroups}
+	}
+	return alikafka.Fetch(ctx, cfg, sels)
 }
 
-// route groups alerts by channel: one message per channel holding every
-// alert of every rule that notifies it, in channel order.
-func route(f *rules.File, alerts []rules.Alert, now time.Time) []outgoing {
-	byRule := map[string][]string{}
-	for _, r := range f.Rules {
-		byRule[r.Name] = r.Notify
-	}
-	perChannel := map[string][]rules.Alert{}
-	for _, a := range alerts {
-		for _, ch := range byRule[a.Rule] {
-			perChannel[ch] = append(perChannel[ch], a)
+// unread tells the lifecycle which groups this run could not see, so their
+// alerts are neither resolved nor declared gone.
+func unread(out alikafka.Outcome) func(region, instance, group string) bool {
+	groups, instances := map[[3]string]bool{}, map[[2]string]bool{}
+	for _, f := range out.Failures {
+		if f.Op == alikafka.OpList {
+			instances[[2]string{f.Region, f.Instance}] = true
+		} else {
+			groups[[3]string{f.Region, f.Instance, f.Group}] = true
 		}
 	}
-	var out []outgoing
-	for _, ch := range f.Channels {
-		if as := perChannel[ch.Name]; len(as) > 0 {
-			out = append(out, outgoing{channel: ch, msg: notify.Message{Alerts: as, Time: now}})
-		}
+	return func(region, instance, group string) bool {
+		return instances[[2]string{region, instance}] || groups[[3]string{region, instance, group}]
 	}
-	return out
 }
 
-type outgoing struct {
-	channel rules.Channel
-	msg     notify.Message
-}
-
-// deliver sends every channel's message concurrently; one channel failing
-// does not stop the others.
-func deliver(ctx context.Context, f *rules.File, msgs []outgoing, opts Options, log *slog.Logger, scrub *scrubber) []Notification {
+// deliver sends every channel's message concurrently and records what each
+// channel accepted; one channel failing does not stop the others.
+func deliver(ctx context.Context, f *rules.File, step *lifecycle.Outcome, now time.Time, opts Options, log *slog.Logger, scrub *scrubber) []Notification {
 	client := opts.HTTPClient
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	results := make([]Notification, len(msgs))
+	results := make([]Notification, len(step.Outbox))
 	var wg sync.WaitGroup
-	for i, m := range msgs {
-		n := newNotifier(m.channel, client)
-		results[i] = Notification{Channel: m.channel.Name, Type: m.channel.Type, Alerts: len(m.msg.Alerts)}
+	var mu sync.Mutex // guards step while deliveries are recorded
+	for i, box := range step.Outbox {
+		ch, _ := f.Channel(box.Channel)
+		n := newNotifier(ch, client)
+		msg := notify.Message{Time: now, Items: make([]notify.Item, len(box.Items))}
+		for j, it := range box.Items {
+			msg.Items[j] = notify.Item{Kind: it.Kind, Alert: it.Alert}
+		}
+		results[i] = Notification{Channel: ch.Name, Type: ch.Type, Alerts: len(box.Items), Kinds: kinds(box.Items)}
 		if opts.DryRun {
-			results[i].Preview = scrub.string(n.Preview(m.msg))
+			results[i].Preview = scrub.string(n.Preview(msg))
 			continue
 		}
 		wg.Go(func() {
-			if err := n.Notify(ctx, m.msg); err != nil {
+			if err := n.Notify(ctx, msg); err != nil {
 				results[i].Error = scrub.string(err.Error())
-				log.Error("notification failed", "channel", m.channel.Name, "type", m.channel.Type, "error", results[i].Error)
+				log.Error("notification failed; due again next run", "channel", ch.Name, "type", ch.Type, "error", results[i].Error)
 				return
 			}
+			mu.Lock()
+			step.State.Delivered(ch.Name, box.Items, now)
+			step.MarkNotified(box.Items)
+			mu.Unlock()
 			results[i].Sent = true
-			log.Info("notification sent", "channel", m.channel.Name, "type", m.channel.Type, "alerts", len(m.msg.Alerts))
+			log.Info("notification sent", "channel", ch.Name, "type", ch.Type, "alerts", len(box.Items))
 		})
 	}
 	wg.Wait()
 	return results
+}
+
+func kinds(items []lifecycle.Item) map[rules.Kind]int {
+	out := map[rules.Kind]int{}
+	for _, it := range items {
+		out[it.Kind]++
+	}
+	return out
 }
 
 func newNotifier(ch rules.Channel, client *http.Client) notify.Notifier {
@@ -198,6 +235,72 @@ func newNotifier(ch rules.Channel, client *http.Client) notify.Notifier {
 		return dingtalk.New(ch.WebhookURL, ch.Secret, ch.AtMobiles, client)
 	}
 	return slack.New(ch.WebhookURL, client)
+}
+
+// openStore picks the state location: --state or BACKLOG_ALERT_STATE, else
+// the rules file's `state:`, else the default for where the run happens.
+func openStore(opts Options, file *rules.File, creds alikafka.Credentials) (state.Store, error) {
+	loc := opts.State
+	if loc == "" {
+		loc = file.State
+	}
+	if loc == "" {
+		var err error
+		if loc, err = state.DefaultLocation(opts.Serverless, os.Getenv); err != nil {
+			return nil, err
+		}
+	}
+	return state.Open(loc, state.Options{
+		Credentials: state.Credentials(creds),
+		Region:      file.Defaults.Region,
+		OSSEndpoint: opts.OSSEndpoint,
+		Serverless:  opts.Serverless,
+	})
+}
+
+// loadState reads the prior state. Nothing there yet is an empty state. A
+// corrupt document is set aside and the run goes on from empty state. A
+// store that cannot be read is reported and the run goes on from empty
+// state without saving, so a passing outage does not wipe the real state.
+// Only a document from a newer version stops the run: overwriting it would
+// lose what that version knows.
+func loadState(ctx context.Context, store state.Store, now time.Time, rep *Report, log *slog.Logger) (prior *lifecycle.State, canSave bool, err error) {
+	if store.Ephemeral() {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("state is kept in %s, which is lost when the instance is recycled: alerts may repeat and resolutions be missed; set BACKLOG_ALERT_STATE to an oss:// location or a NAS mount", store))
+	}
+	data, err := store.Load(ctx)
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+		return lifecycle.New(), true, nil
+	case err != nil:
+		msg := fmt.Sprintf("cannot read state from %s, continuing from empty state and not saving: %v", store, err)
+		rep.Errors = append(rep.Errors, msg)
+		log.Error("cannot read state", "error", msg)
+		return lifecycle.New(), false, nil
+	}
+	prior, err = lifecycle.Decode(data)
+	switch {
+	case errors.Is(err, lifecycle.ErrNewerVersion):
+		return nil, false, fmt.Errorf("%s: %w", store, err)
+	case err != nil:
+		where, asideErr := store.SetAside(ctx, now)
+		if asideErr != nil {
+			where = "could not be set aside: " + asideErr.Error()
+		}
+		msg := fmt.Sprintf("state in %s is corrupt (%v); kept aside as %s, continuing from empty state", store, err, where)
+		rep.Warnings = append(rep.Warnings, msg)
+		log.Warn("corrupt state set aside", "error", msg)
+		return lifecycle.New(), asideErr == nil, nil
+	}
+	return prior, true, nil
+}
+
+func saveState(ctx context.Context, store state.Store, st *lifecycle.State, now time.Time) error {
+	data, err := st.Encode(now)
+	if err != nil {
+		return err
+	}
+	return store.Save(ctx, data)
 }
 
 // SetupError means the run could not start: bad rules, usage or credentials.
@@ -223,4 +326,31 @@ func ExitCode(rep *Report, err error) int {
 		return ExitErrors
 	}
 	return ExitOK
+}
+
+// ReadState opens the state the run with these options would use and reads
+// it, for `state show`. file may be nil when there is no rules file.
+func ReadState(ctx context.Context, opts Options, file *rules.File) (*lifecycle.State, string, error) {
+	if file == nil {
+		file = &rules.File{}
+	}
+	var creds alikafka.Credentials
+	if opts.Credentials != nil {
+		creds = *opts.Credentials
+	} else if c, err := alikafka.DefaultCredentials(); err == nil {
+		creds = c // only OSS needs them
+	}
+	store, err := openStore(opts, file, creds)
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := store.Load(ctx)
+	if errors.Is(err, state.ErrNotFound) {
+		return lifecycle.New(), store.String(), nil
+	}
+	if err != nil {
+		return nil, store.String(), err
+	}
+	st, err := lifecycle.Decode(data)
+	return st, store.String(), err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -37,6 +38,7 @@ type world struct {
 	creds alikafka.Credentials
 	file  *rules.File
 	logs  *bytes.Buffer
+	state string
 }
 
 const testRules = `version: 1
@@ -64,7 +66,8 @@ rules:
 
 func newWorld(t *testing.T, rulesDoc string) *world {
 	t.Helper()
-	w := &world{creds: alikafka.Credentials{AccessKeyID: akID, AccessKeySecret: akSecret, SecurityToken: stsToken}, logs: &bytes.Buffer{}}
+	w := &world{creds: alikafka.Credentials{AccessKeyID: akID, AccessKeySecret: akSecret, SecurityToken: stsToken}, logs: &bytes.Buffer{},
+		state: filepath.Join(t.TempDir(), "state.json")}
 	w.api = alikafkatest.NewServer(alikafkatest.Credentials(w.creds))
 	t.Cleanup(w.api.Close)
 	w.sink = chattest.NewServer()
@@ -85,7 +88,7 @@ func newWorld(t *testing.T, rulesDoc string) *world {
 
 func (w *world) run(t *testing.T, mutate ...func(*Options)) *Report {
 	t.Helper()
-	opts := Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL,
+	opts := Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state,
 		Logger: slog.New(slog.NewJSONHandler(w.logs, nil))}
 	for _, m := range mutate {
 		m(&opts)
@@ -333,7 +336,7 @@ func TestRunStopsFetchingInTimeToNotify(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
 	start := time.Now()
-	rep, err := Run(ctx, Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL, Logger: slog.New(slog.NewJSONHandler(w.logs, nil))})
+	rep, err := Run(ctx, Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state, Logger: slog.New(slog.NewJSONHandler(w.logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,16 +12,25 @@ import (
 	"github.com/backlog-alert/backlog-alert/rules"
 )
 
-// Message is what one channel gets in one run: every alert routed to it.
+// Item is one alert and why it is notified this run. Alerts have a
+// lifecycle across runs and a run notifies only on change, so the same Alert
+// may be newly firing, escalated, a reminder, resolved, and so on. An empty
+// Kind is treated as rules.KindFiring.
+type Item struct {
+	Kind  rules.Kind
+	Alert rules.Alert
+}
+
+// Message is what one channel gets in one run: every change routed to it.
 type Message struct {
-	Alerts []rules.Alert
-	Time   time.Time // evaluation time, shown in the message
+	Items []Item
+	Time  time.Time // evaluation time, shown in the message
 }
 
 // Notifier sends a Message to one channel.
 type Notifier interface {
-	// Notify sends one HTTP message holding every alert (or a summary of
-	// those that do not fit). A Message without alerts sends nothing. The
+	// Notify sends one HTTP message holding every item (or a summary of
+	// those that do not fit). A Message without items sends nothing. The
 	// error text never contains the webhook URL's secret parts.
 	Notify(ctx context.Context, m Message) error
 	// Preview renders, for a person, exactly what Notify would send; "" when

@@ -11,6 +11,9 @@ const (
 	// Stale: there is lag and the newest consumed message was produced at
 	// least a threshold ago (seconds).
 	Stale Condition = "stale"
+	// Stuck: there is lag and the committed offsets have not moved for at
+	// least a threshold, across runs (seconds).
+	Stuck Condition = "stuck"
 )
 
 // Severity of an alert; critical outranks warning.
@@ -57,6 +60,8 @@ type Alert struct {
 	// Top lists the largest contributors to Lag one level down (topics of a
 	// group, partitions of a topic), largest first, at most TopN.
 	Top []Contributor `json:"top,omitempty"`
+	// Trend is the group's recent history, when state is kept between runs.
+	Trend *Trend `json:"trend,omitempty"`
 }
 
 // TopN bounds Alert.Top.
@@ -91,3 +96,35 @@ func (a Alert) Where() string {
 	}
 	return s
 }
+
+// Trend is how a group's backlog moved over the recent runs. It is filled
+// in from the state kept between runs; nil when there is no history yet.
+type Trend struct {
+	// Backlog is the group's lag at each recent run, oldest first, ending
+	// with this run.
+	Backlog []int64 `json:"backlog"`
+	// RatesKnown is false until two runs are far enough apart to measure
+	// rates, or when offsets went backwards (a reset).
+	RatesKnown bool `json:"rates_known"`
+	// ConsumePerMin and ProducePerMin are messages per minute, from the
+	// movement of the summed consumer and broker offsets.
+	ConsumePerMin float64 `json:"consume_per_min"`
+	ProducePerMin float64 `json:"produce_per_min"`
+	// DrainMinutes estimates when the backlog is gone at the current rates;
+	// set only while it is shrinking.
+	DrainMinutes float64 `json:"drain_minutes,omitempty"`
+	// GrowthPerMin is set while the backlog is growing.
+	GrowthPerMin float64 `json:"growth_per_min,omitempty"`
+}
+
+// Kind is why a notification is sent: alerts are notified only on change.
+type Kind string
+
+const (
+	KindFiring     Kind = "firing"     // newly firing
+	KindEscalated  Kind = "escalated"  // warning → critical
+	KindDowngraded Kind = "downgraded" // critical → warning
+	KindReminder   Kind = "reminder"   // still firing after `repeat`
+	KindResolved   Kind = "resolved"   // the condition no longer holds
+	KindMissing    Kind = "missing"    // the group disappeared while alerting
+)

@@ -16,6 +16,21 @@ type Result struct {
 	UnknownAge []Target
 	// Matched counts, per rule name, the groups of the snapshot it watched.
 	Matched map[string]int
+	// Observations are every place every rule judged, with its lag and
+	// committed offset, whether or not an alert fired there: what the
+	// lifecycle needs for hysteresis and stuck consumers.
+	Observations []Observation
+}
+
+// Observation is one place a rule judged in this run.
+type Observation struct {
+	// At identifies the place (rule, instance, group, topic, partition,
+	// level) and carries its lag, age and top contributors; Condition,
+	// Severity, Value and Threshold are empty.
+	At Alert
+	// Committed is the sum of the consumer offsets at this place: when it
+	// does not move while there is lag, the consumer is stuck.
+	Committed int64
 }
 
 // Target names one place a rule judged: a group, a topic of it, or a
@@ -52,6 +67,7 @@ type sample struct {
 	at            Alert // identity fields only
 	lag           int64
 	lastTimestamp int64
+	committed     int64
 	top           []Contributor
 }
 
@@ -70,7 +86,7 @@ func (rule *Rule) samples(g progress.Group) []sample {
 		for _, t := range topics {
 			at := base
 			at.Topic = t.Topic
-			out = append(out, sample{at: at, lag: nonNegative(t.TotalDiff), lastTimestamp: t.LastTimestamp, top: topPartitions(t)})
+			out = append(out, sample{at: at, lag: nonNegative(t.TotalDiff), lastTimestamp: t.LastTimestamp, committed: committed(t), top: topPartitions(t)})
 		}
 		return out
 	case LevelPartition:
@@ -81,12 +97,15 @@ func (rule *Rule) samples(g progress.Group) []sample {
 				at.Topic = t.Topic
 				part := p.Partition
 				at.Partition = &part
-				out = append(out, sample{at: at, lag: p.Lag(), lastTimestamp: p.LastTimestamp})
+				out = append(out, sample{at: at, lag: p.Lag(), lastTimestamp: p.LastTimestamp, committed: p.ConsumerOffset})
 			}
 		}
 		return out
 	}
 	s := sample{at: base, lag: nonNegative(g.TotalDiff), lastTimestamp: g.LastTimestamp, top: topTopics(topics)}
+	for _, t := range topics {
+		s.committed += committed(t)
+	}
 	if len(rule.Topics) > 0 {
 		// A topic filter narrows the group to the chosen topics: their
 		// backlog, and the newest timestamp among them.
@@ -104,11 +123,13 @@ func (rule *Rule) judge(s sample, now time.Time, res *Result) {
 	if ageKnown {
 		age = max(now.Sub(time.UnixMilli(s.lastTimestamp)), 0)
 	}
+	at := s.at
+	at.Lag, at.Top = s.lag, s.top
+	at.AgeKnown, at.AgeSeconds = ageKnown, int64(age/time.Second)
+	res.Observations = append(res.Observations, Observation{At: at, Committed: s.committed})
 	fill := func(c Condition, sev Severity, value, threshold int64) {
-		a := s.at
+		a := at
 		a.Condition, a.Severity, a.Value, a.Threshold = c, sev, value, threshold
-		a.Lag, a.Top = s.lag, s.top
-		a.AgeKnown, a.AgeSeconds = ageKnown, int64(age/time.Second)
 		res.Alerts = append(res.Alerts, a)
 	}
 	if b := rule.Backlog; b != nil {
@@ -133,6 +154,14 @@ func (rule *Rule) judge(s sample, now time.Time, res *Result) {
 			fill(Stale, Warning, int64(age/time.Second), int64(st.Warning/time.Second))
 		}
 	}
+}
+
+func committed(t progress.Topic) int64 {
+	var sum int64
+	for _, p := range t.Partitions {
+		sum += p.ConsumerOffset
+	}
+	return sum
 }
 
 func topTopics(topics []progress.Topic) []Contributor {

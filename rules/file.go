@@ -16,9 +16,12 @@ import (
 
 // File is a loaded, validated rules file.
 type File struct {
-	Path     string
-	Version  int
+	Path    string
+	Version int
+	// State is where the state document lives (`state:`), if the file says.
+	State    string
 	Defaults Defaults
+	Silences []Silence
 	// Channels in file order.
 	Channels []Channel
 	Rules    []Rule
@@ -31,6 +34,7 @@ type File struct {
 type Defaults struct {
 	Region string
 	Notify []string
+	Timing
 }
 
 // Channel types.
@@ -62,7 +66,9 @@ type Rule struct {
 	Level   Level
 	Backlog *BacklogThresholds
 	Stale   *StaleThresholds
+	Stuck   *StaleThresholds
 	Notify  []string
+	Timing
 	// Line is where the rule starts in its file.
 	Line int
 }
@@ -70,9 +76,21 @@ type Rule struct {
 // BacklogThresholds are in messages; zero means not set.
 type BacklogThresholds struct {
 	Warning, Critical int64
+	// ResolveBelow is the value a firing backlog alert must drop below to
+	// resolve (hysteresis); it defaults to the lowest threshold.
+	ResolveBelow int64
 }
 
-// StaleThresholds are ages of the newest consumed message; zero means not set.
+// Lowest is the lowest threshold set and its severity.
+func (b *BacklogThresholds) Lowest() (int64, Severity) {
+	if b.Warning > 0 {
+		return b.Warning, Warning
+	}
+	return b.Critical, Critical
+}
+
+// StaleThresholds are durations (the age of the newest consumed message for
+// stale, the time without offset movement for stuck); zero means not set.
 type StaleThresholds struct {
 	Warning, Critical time.Duration
 }
@@ -145,7 +163,7 @@ func Parse(file string, data []byte, getenv func(string) (string, bool)) (*File,
 
 func (r *reader) file0(n *yaml.Node) *File {
 	f := &File{}
-	top := r.mapping(n, "", "version", "defaults", "channels", "rules")
+	top := r.mapping(n, "", "version", "state", "defaults", "channels", "silences", "rules")
 	if top == nil {
 		return f
 	}
@@ -157,8 +175,15 @@ func (r *reader) file0(n *yaml.Node) *File {
 	default:
 		f.Version = 1
 	}
+	if v := top["state"]; v != nil {
+		f.State, _ = r.str(v, "state")
+	}
+	f.Defaults.Timing = DefaultTiming
 	if d := top["defaults"]; !isNull(d) {
 		f.Defaults = r.defaults(d)
+	}
+	if v := top["silences"]; !isNull(v) {
+		f.Silences = r.silences(v)
 	}
 	if c := top["channels"]; isNull(c) {
 		r.fail(n, "channels", "missing: define at least one channel")
@@ -197,8 +222,12 @@ func (r *reader) file0(n *yaml.Node) *File {
 }
 
 func (r *reader) defaults(n *yaml.Node) Defaults {
-	var d Defaults
-	m := r.mapping(n, "defaults", "region", "notify")
+	d := Defaults{Timing: DefaultTiming}
+	m := r.mapping(n, "defaults", append([]string{"region", "notify"}, timingKeys...)...)
+	if m == nil {
+		return d
+	}
+	d.Timing = r.timing(m, "defaults", DefaultTiming)
 	if v := m["region"]; v != nil {
 		d.Region, _ = r.region(v, "defaults.region")
 	}
@@ -299,7 +328,7 @@ func (r *reader) checkNotify(n *yaml.Node, field string, list, channels []string
 	}
 }
 
-var ruleKeys = []string{"name", "instance", "region", "groups", "exclude_groups", "topics", "level", "backlog", "stale", "notify"}
+var ruleKeys = append([]string{"name", "instance", "region", "groups", "exclude_groups", "topics", "level", "backlog", "stale", "stuck", "notify"}, timingKeys...)
 
 func (r *reader) rule(n *yaml.Node, field string, d Defaults, channels []string) (Rule, bool) {
 	rule := Rule{Line: n.Line, Level: LevelGroup}
@@ -362,9 +391,13 @@ func (r *reader) rule(n *yaml.Node, field string, d Defaults, channels []string)
 	if v := m["stale"]; v != nil {
 		rule.Stale = r.stale(v, field+".stale")
 	}
-	if m["backlog"] == nil && m["stale"] == nil {
-		r.fail(n, field, "set backlog, stale or both")
+	if v := m["stuck"]; v != nil {
+		rule.Stuck = r.stale(v, field+".stuck")
 	}
+	if m["backlog"] == nil && m["stale"] == nil && m["stuck"] == nil {
+		r.fail(n, field, "set at least one of backlog, stale, stuck")
+	}
+	rule.Timing = r.timing(m, field, d.Timing)
 	rule.Notify = d.Notify
 	if v := m["notify"]; v != nil {
 		rule.Notify = r.strList(v, field+".notify")
@@ -377,7 +410,7 @@ func (r *reader) rule(n *yaml.Node, field string, d Defaults, channels []string)
 
 func (r *reader) backlog(n *yaml.Node, field string) *BacklogThresholds {
 	t := &BacklogThresholds{}
-	m := r.mapping(n, field, "warning", "critical")
+	m := r.mapping(n, field, "warning", "critical", "resolve_below")
 	if m == nil {
 		return t
 	}
@@ -388,6 +421,16 @@ func (r *reader) backlog(n *yaml.Node, field string) *BacklogThresholds {
 		t.Critical, _ = r.positiveInt(v, field+".critical")
 	}
 	r.checkOrder(n, field, m, t.Warning == 0 && t.Critical == 0, t.Warning != 0 && t.Critical != 0 && t.Critical <= t.Warning)
+	lowest, _ := t.Lowest()
+	t.ResolveBelow = lowest
+	if v := m["resolve_below"]; v != nil {
+		if rb, ok := r.positiveInt(v, field+".resolve_below"); ok {
+			if lowest > 0 && rb > lowest {
+				r.fail(v, field+".resolve_below", "must not be above the lowest threshold (%d)", lowest)
+			}
+			t.ResolveBelow = rb
+		}
+	}
 	return t
 }
 

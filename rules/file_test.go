@@ -74,7 +74,7 @@ func TestParseErrors(t *testing.T) {
 		{"wrong type", validHead + "  - name: r\n    instance: i\n    groups: g\n    backlog: {warning: 10}\n", "r.yaml:12: rules[0].groups: must be a list of strings, not a string"},
 		{"threshold not a number", validHead + "  - name: r\n    instance: i\n    groups: [g]\n    backlog: {warning: lots}\n", "r.yaml:13: rules[0].backlog.warning: must be a whole number of messages, not a string"},
 		{"missing instance", validHead + "  - name: r\n    groups: [g]\n    backlog: {warning: 10}\n", "r.yaml:10: rules[0].instance: missing"},
-		{"no condition", validHead + "  - name: r\n    instance: i\n    groups: [g]\n", "r.yaml:10: rules[0]: set backlog, stale or both"},
+		{"no condition", validHead + "  - name: r\n    instance: i\n    groups: [g]\n", "r.yaml:10: rules[0]: set at least one of backlog, stale, stuck"},
 		{"empty thresholds", validHead + "  - name: r\n    instance: i\n    groups: [g]\n    stale: {}\n", "r.yaml:13: rules[0].stale: set warning, critical or both"},
 		{"critical below warning", validHead + "  - name: r\n    instance: i\n    groups: [g]\n    backlog: {warning: 10, critical: 5}\n", "r.yaml:13: rules[0].backlog.critical: must be above warning"},
 		{"duplicate rule", validHead + rule + rule, `r.yaml:14: rules[1].name: rule name "r" is already used at line 10`},

@@ -136,15 +136,34 @@ func (r *reader) strList(n *yaml.Node, field string) []string {
 
 // globs reads a list of path.Match patterns and rejects malformed ones.
 func (r *reader) globs(n *yaml.Node, field string) []string {
-	list := r.strList(n, field)
-	for i, g := range list {
-		if g == "" {
-			r.fail(n.Content[i], fmt.Sprintf("%s[%d]", field, i), "must not be empty")
-		} else if _, err := path.Match(g, ""); err != nil {
-			r.fail(n.Content[i], fmt.Sprintf("%s[%d]", field, i), "malformed glob %q", g)
+	if n.Kind != yaml.SequenceNode {
+		r.fail(n, field, "must be a list of strings, not %s", kindName(n))
+		return nil
+	}
+	out := make([]string, 0, len(n.Content))
+	for i, item := range n.Content {
+		if g, ok := r.glob(item, fmt.Sprintf("%s[%d]", field, i)); ok {
+			out = append(out, g)
 		}
 	}
-	return list
+	return out
+}
+
+// glob reads one path.Match pattern.
+func (r *reader) glob(n *yaml.Node, field string) (string, bool) {
+	g, ok := r.str(n, field)
+	switch {
+	case !ok:
+	case g == "":
+		r.fail(n, field, "must not be empty")
+	default:
+		if _, err := path.Match(g, ""); err != nil {
+			r.fail(n, field, "malformed glob %q", g)
+			return "", false
+		}
+		return g, true
+	}
+	return "", false
 }
 
 func (r *reader) positiveInt(n *yaml.Node, field string) (int64, bool) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,11 +20,12 @@ import (
 
 const demoInstance = "alikafka_post-cn-demo0001"
 
-// demoCmd runs the embedded example rules against a fake alikafka endpoint
-// and a local chat sink, both in this process: no credentials, no network.
+// demoCmd runs the embedded example rules three times over simulated time
+// against a fake alikafka endpoint and a local chat sink, both in this
+// process: no credentials, no network.
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("demo", stderr)
-	asJSON := fs.Bool("json", false, "print the report as JSON instead of the readable walk-through")
+	asJSON := fs.Bool("json", false, "print each run's report as JSON instead of the readable walk-through")
 	if fs.Parse(args) != nil || fs.NArg() > 0 {
 		return function.ExitSetup
 	}
@@ -33,12 +36,13 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer sink.Close()
 	const signing = "SECdemo-signing-secret"
 	sink.RequireDingTalkSecret("ops-dingtalk", signing)
-
-	now := time.Now()
-	scenario := demoScenario(now)
-	for _, g := range scenario {
-		api.SetGroup(g.group)
+	dir, err := os.MkdirTemp("", "backlog-alert-demo")
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return function.ExitErrors
 	}
+	defer os.RemoveAll(dir)
+
 	env := map[string]string{
 		"SLACK_WEBHOOK_URL":    sink.SlackURL("team-slack"),
 		"DINGTALK_WEBHOOK_URL": sink.DingTalkURL("ops-dingtalk", "demo-robot-token"),
@@ -52,50 +56,89 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return function.ExitSetup
 	}
-	rep, err := function.Run(ctx, function.Options{
-		Rules:       file,
-		Now:         now,
-		Credentials: &creds,
-		Endpoint:    api.URL,
-		Logger:      slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil || *asJSON {
-		return finish(rep, err, *asJSON, stdout, stderr)
+	if !*asJSON {
+		fmt.Fprintf(stdout, "backlog-alert demo: rules/example.yaml against a fake alikafka endpoint (%s),\n", api.URL)
+		fmt.Fprintf(stdout, "three runs ten minutes apart, with state kept between them.\n")
 	}
-
-	fmt.Fprintf(stdout, "backlog-alert demo: the example rules against a fake alikafka endpoint (%s)\n\n", api.URL)
-	fmt.Fprintf(stdout, "Consumer groups on %s:\n", demoInstance)
-	for _, g := range scenario {
-		fmt.Fprintf(stdout, "  %-17s %s\n", g.group.Group, g.story)
+	start := time.Now().Add(-20 * time.Minute).Truncate(time.Minute)
+	code := function.ExitOK
+	for run, story := range demoStories {
+		now := start.Add(time.Duration(run) * 10 * time.Minute)
+		for _, g := range demoGroups(now, run) {
+			api.SetGroup(g)
+		}
+		seen := len(sink.Received())
+		rep, err := function.Run(ctx, function.Options{
+			Rules:       file,
+			Now:         now,
+			Credentials: &creds,
+			Endpoint:    api.URL,
+			State:       filepath.Join(dir, "state.json"),
+			Logger:      slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		})
+		if err != nil || *asJSON {
+			if c := finish(rep, err, *asJSON, stdout, stderr); c != function.ExitOK {
+				return c
+			}
+			continue
+		}
+		fmt.Fprintf(stdout, "\n######## Run %d at %s ########\n%s\n", run+1, now.UTC().Format("15:04 UTC"), story)
+		received := sink.Received()[seen:]
+		if len(received) == 0 {
+			fmt.Fprintln(stdout, "\nNo channel hears anything in this run.")
+		}
+		for _, r := range received {
+			fmt.Fprintf(stdout, "\n=== %s (%s) received ===\n%s\n", r.Channel, r.Kind, strings.TrimRight(r.Readable(), "\n"))
+		}
+		fmt.Fprintf(stdout, "\n--- run %d report ---\n", run+1)
+		code = max(code, finish(rep, nil, false, stdout, stderr))
 	}
-	fmt.Fprintf(stdout, "\nThe fake endpoint verified %d signed OpenAPI calls.\n", len(api.Requests()))
-	for _, r := range sink.Received() {
-		fmt.Fprintf(stdout, "\n=== %s (%s) received ===\n%s\n", r.Channel, r.Kind, strings.TrimRight(r.Readable(), "\n"))
+	if !*asJSON {
+		fmt.Fprintf(stdout, "\nThe fake endpoint verified %d signed OpenAPI calls.\n", len(api.Requests()))
 	}
-	fmt.Fprintln(stdout, "\n=== Run report ===")
-	return finish(rep, nil, false, stdout, stderr)
+	return code
 }
 
-type demoGroup struct {
-	group progress.Group
-	story string
+// demoStories say what each run shows.
+var demoStories = []string{
+	`orders-payments has a large backlog and billing's consumer has stopped: both hold for
+"for: 5m" before paging, so they are pending and nobody is paged yet. analytics-clicks'
+pageviews topic is 20 minutes stale and fires at once (its rule has no "for").
+orders-api is healthy, orders-test is excluded, analytics-daily is idle and caught up
+(an old timestamp with no lag never alerts), and the clicks topic has lag but no
+timestamp: its staleness is unknown and the report says so.`,
+	`The orders alerts held for 10 minutes: they fire, with trends since the first run.
+pageviews is still stale, but its channel was told 10 minutes ago: the reminder is
+held back until "repeat: 4h".`,
+	`billing's consumer restarted and pageviews caught up: their alerts resolve.
+orders-payments is draining but still critical: nothing new to say, so nothing is sent. The clicks topic's
+committed offsets have not moved for 20 minutes while it has lag: "stuck" fires, even
+though the service gives no timestamp for it.`,
 }
 
-func demoScenario(now time.Time) []demoGroup {
+// demoGroups is the scenario as the service reports it at a run.
+func demoGroups(now time.Time, run int) []progress.Group {
 	ago := func(d time.Duration) int64 { return now.Add(-d).UnixMilli() }
-	return []demoGroup{
-		{demoGroupOf("orders-api", demoTopic("orders", 12, 3, ago(4*time.Second))),
-			"healthy: a few messages behind, consuming now — no alert"},
-		{demoGroupOf("orders-payments", demoTopic("payments", 12, 20_150, ago(40*time.Second))),
-			"large backlog (~242k) but consuming — backlog critical"},
-		{demoGroupOf("billing", demoTopic("billing-events", 6, 3_070, ago(47*time.Minute))),
-			"consumer stopped: backlog ~18k, newest consumed message 47 min old — backlog warning and stale critical"},
-		{demoGroupOf("orders-test", demoTopic("orders", 12, 50_000, ago(2*time.Hour))),
-			"large backlog, but excluded by the rule (*-test) — no alert"},
-		{demoGroupOf("analytics-daily", demoTopic("daily-rollup", 4, 0, ago(72*time.Hour))),
-			"idle and caught up, last message 3 days old — no alert (idle topics never page)"},
-		{demoGroupOf("analytics-clicks", demoTopic("clicks", 8, 1_125, -1), demoTopic("pageviews", 4, 10, ago(20*time.Minute))),
-			"clicks has lag but no timestamp (-1): staleness unknown, reported; pageviews 20 min stale — stale warning"},
+	minutes := int64(run * 10)
+	fresh := ago(20 * time.Second)
+	// payments: 10k/min produced, 13k/min consumed: draining, slowly.
+	payments := demoTopic("payments", 12, 1_000_000+10_000*minutes, 1_000_000-242_000+13_000*minutes, fresh)
+	// billing: stopped for 47 minutes at the first run; restarted before the third.
+	billing := demoTopic("billing-events", 6, 500_000+300*minutes, 482_000, ago(time.Duration(47+minutes)*time.Minute))
+	if run == 2 {
+		billing = demoTopic("billing-events", 6, 500_000+300*minutes, 500_000+300*minutes-400, fresh)
+	}
+	pageviews := demoTopic("pageviews", 4, 80_000+100*minutes, 80_000-40, ago(time.Duration(20+minutes)*time.Minute))
+	if run == 2 {
+		pageviews = demoTopic("pageviews", 4, 80_000+100*minutes, 80_000+100*minutes, fresh)
+	}
+	return []progress.Group{
+		demoGroupOf("orders-api", demoTopic("orders", 12, 2_000_000+5_000*minutes, 2_000_000+5_000*minutes-36, ago(4*time.Second))),
+		demoGroupOf("orders-payments", payments),
+		demoGroupOf("billing", billing),
+		demoGroupOf("orders-test", demoTopic("orders", 12, 900_000, 300_000, ago(2*time.Hour))),
+		demoGroupOf("analytics-daily", demoTopic("daily-rollup", 4, 7_000, 7_000, ago(72*time.Hour))),
+		demoGroupOf("analytics-clicks", demoTopic("clicks", 8, 300_000+900*minutes, 291_000, -1), pageviews),
 	}
 }
 
@@ -108,17 +151,22 @@ func demoGroupOf(name string, topics ...progress.Topic) progress.Group {
 	return g
 }
 
-// demoTopic spreads lagPerPartition (give or take a little) over n partitions.
-func demoTopic(name string, n int, lagPerPartition, ts int64) progress.Topic {
+// demoTopic spreads the broker and consumer offsets evenly over n partitions.
+func demoTopic(name string, n int, broker, consumer, ts int64) progress.Topic {
 	t := progress.Topic{Topic: name, LastTimestamp: ts}
 	for p := range n {
-		lag := lagPerPartition
-		if lag > 0 {
-			lag += int64(p%3) - 1
-		}
-		broker := int64(1_000_000 + 7919*p)
-		t.Partitions = append(t.Partitions, progress.Partition{Partition: p, BrokerOffset: broker, ConsumerOffset: broker - lag, LastTimestamp: ts})
-		t.TotalDiff += lag
+		b, c := share(broker, n, p), share(consumer, n, p)
+		t.Partitions = append(t.Partitions, progress.Partition{Partition: p, BrokerOffset: b, ConsumerOffset: c, LastTimestamp: ts})
+		t.TotalDiff += max(b-c, 0)
 	}
 	return t
+}
+
+// share is partition p's part of total spread over n partitions.
+func share(total int64, n, p int) int64 {
+	part := total / int64(n)
+	if p == n-1 {
+		part += total % int64(n)
+	}
+	return part
 }

@@ -25,8 +25,10 @@ import (
 const usage = `backlog-alert: alerts when Alibaba Cloud Kafka consumer groups fall behind.
 
 Usage:
-  backlog-alert run      [--rules FILE] [--dry-run] [--json]   one run: read, evaluate, notify
+  backlog-alert run      [--rules FILE] [--state LOC] [--now TIME] [--dry-run] [--json]
+                                                               one run: read, evaluate, notify, save state
   backlog-alert validate [--rules FILE]                        check a rules file and show what it watches
+  backlog-alert state show [--state LOC] [--rules FILE]        print the stored alerts and their ages
   backlog-alert demo     [--json]                              run the example rules against a local fake
   backlog-alert serve                                          Function Compute custom runtime (POST /invoke)
   backlog-alert version
@@ -35,6 +37,9 @@ With AWS_LAMBDA_RUNTIME_API set (on AWS Lambda), the binary serves Lambda
 invocations whatever its arguments.
 
 The rules file is --rules, else $BACKLOG_ALERT_RULES, else ./rules.yaml.
+State (alerts across runs) is --state, else $BACKLOG_ALERT_STATE, else the rules
+file's state:, else $XDG_STATE_HOME/backlog-alert/state.json: a path, file://...,
+or oss://bucket/key[?region=...] ($BACKLOG_ALERT_OSS_ENDPOINT overrides OSS's endpoint).
 Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET
 and ALIBABA_CLOUD_SECURITY_TOKEN (or the SDK's default chain: profile, RAM role).
 BACKLOG_ALERT_ENDPOINT (a URL) sends every OpenAPI call to another endpoint.
@@ -72,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return demoCmd(ctx, args, stdout, stderr)
 	case "serve":
 		return serveCmd(ctx, args, stdout, stderr, getenv)
+	case "state":
+		return stateCmd(ctx, args, stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "backlog-alert", version)
 		return function.ExitOK
@@ -86,7 +93,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 // platformOptions are the settings every Function Compute or Lambda run
 // starts from.
 func platformOptions(getenv func(string) string) function.Options {
-	return function.Options{RulesPath: function.PlatformRulesPath(getenv), Endpoint: getenv("BACKLOG_ALERT_ENDPOINT")}
+	return function.Options{
+		RulesPath:   function.PlatformRulesPath(getenv),
+		State:       getenv("BACKLOG_ALERT_STATE"),
+		OSSEndpoint: getenv("BACKLOG_ALERT_OSS_ENDPOINT"),
+		Endpoint:    getenv("BACKLOG_ALERT_ENDPOINT"),
+		Serverless:  true,
+	}
 }
 
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -120,6 +133,15 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// stateLocation is --state, else $BACKLOG_ALERT_STATE; empty leaves the
+// choice to the rules file and the default.
+func stateLocation(flagValue string, getenv func(string) string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return getenv("BACKLOG_ALERT_STATE")
+}
+
 func rulesPath(flagValue string, getenv func(string) string) string {
 	if flagValue != "" {
 		return flagValue
@@ -133,16 +155,29 @@ func rulesPath(flagValue string, getenv func(string) string) string {
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := newFlags("run", stderr)
 	rulesFlag := fs.String("rules", "", "rules file (default $BACKLOG_ALERT_RULES, else ./rules.yaml)")
-	dryRun := fs.Bool("dry-run", false, "print the messages each channel would get; send nothing")
+	stateFlag := fs.String("state", "", "state location (default $BACKLOG_ALERT_STATE, else the rules file's state:, else $XDG_STATE_HOME/backlog-alert/state.json)")
+	nowFlag := fs.String("now", "", "evaluate as if at this RFC 3339 time (replays and tests)")
+	dryRun := fs.Bool("dry-run", false, "print the messages each channel would get; send nothing, save no state")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout")
 	if fs.Parse(args) != nil || fs.NArg() > 0 {
 		return function.ExitSetup
 	}
+	var now time.Time
+	if *nowFlag != "" {
+		var err error
+		if now, err = time.Parse(time.RFC3339, *nowFlag); err != nil {
+			fmt.Fprintf(stderr, "run: --now %q is not an RFC 3339 time such as 2026-11-21T09:00:00+08:00\n", *nowFlag)
+			return function.ExitSetup
+		}
+	}
 	rep, err := function.Run(ctx, function.Options{
-		RulesPath: rulesPath(*rulesFlag, getenv),
-		DryRun:    *dryRun,
-		Endpoint:  getenv("BACKLOG_ALERT_ENDPOINT"),
-		Logger:    newLogger(stderr, getenv),
+		RulesPath:   rulesPath(*rulesFlag, getenv),
+		State:       stateLocation(*stateFlag, getenv),
+		OSSEndpoint: getenv("BACKLOG_ALERT_OSS_ENDPOINT"),
+		Now:         now,
+		DryRun:      *dryRun,
+		Endpoint:    getenv("BACKLOG_ALERT_ENDPOINT"),
+		Logger:      newLogger(stderr, getenv),
 	})
 	return finish(rep, err, *asJSON, stdout, stderr)
 }

@@ -80,6 +80,8 @@ func setup(t *testing.T) (*alikafkatest.Server, *chattest.Server) {
 		"SLACK_URL":                           sink.SlackURL("team-slack"),
 		"DINGTALK_URL":                        sink.DingTalkURL("ops-dingtalk", robot),
 		"DINGTALK_SECRET":                     signing,
+		"XDG_STATE_HOME":                      t.TempDir(), // each test its own state
+		"BACKLOG_ALERT_STATE":                 "",
 	} {
 		t.Setenv(k, v)
 	}
@@ -254,6 +256,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 	collect("run", "--rules", path, "--dry-run")
 	collect("validate", "--rules", path)
 
+	t.Setenv("XDG_STATE_HOME", t.TempDir()) // fresh state: the alerts are news again
 	sink.Fail("team-slack", chattest.Failure{Status: 403, Body: "invalid_token"})
 	sink.Fail("ops-dingtalk", chattest.Failure{DingTalkErrcode: 300001})
 	api.Inject(alikafkatest.Fault{Group: "orders-eu", HTTPStatus: 400, Code: "Throttling.User", Message: "Request was denied due to user flow control."})

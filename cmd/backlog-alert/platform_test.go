@@ -136,6 +136,7 @@ func newPlatformWorld(t *testing.T) *platformWorld {
 		"SLACK_URL=" + w.sink.SlackURL("team-slack"),
 		"DINGTALK_URL=" + w.sink.DingTalkURL("ops-dingtalk", robot),
 		"DINGTALK_SECRET=" + signing,
+		"BACKLOG_ALERT_STATE=" + filepath.Join(t.TempDir(), "state.json"),
 	}
 	return w
 }
@@ -230,12 +231,13 @@ func TestFunctionComputeCustomRuntime(t *testing.T) {
 		}
 		w.checkSTSCalls(t)
 		assertNoSecrets(t, "reply", raw)
+		// The process's stdout reaches the test through a pipe: wait for it.
 		for _, line := range []string{"FC Invoke Start RequestId: req-timer-1", "FC Invoke End RequestId: req-timer-1"} {
-			if !strings.Contains(p.stdout.String(), line) {
+			if !eventually(func() bool { return strings.Contains(p.stdout.String(), line) }) {
 				t.Errorf("stdout lacks %q", line)
 			}
 		}
-		if !strings.Contains(p.stderr.String(), `"request_id":"req-timer-1"`) {
+		if !eventually(func() bool { return strings.Contains(p.stderr.String(), `"request_id":"req-timer-1"`) }) {
 			t.Errorf("JSON logs lack the request id:\n%s", p.stderr)
 		}
 	})
@@ -280,6 +282,17 @@ func TestFunctionComputeCustomRuntime(t *testing.T) {
 
 	assertNoSecrets(t, "stdout", p.stdout.String())
 	assertNoSecrets(t, "stderr", p.stderr.String())
+}
+
+// eventually polls cond for up to two seconds.
+func eventually(cond func() bool) bool {
+	for range 200 {
+		if cond() {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }
 
 func waitListening(t *testing.T, port int) {
@@ -390,7 +403,7 @@ func TestLambdaRuntime(t *testing.T) {
 	if res.kind != "error" || !strings.Contains(res.body, bad) {
 		t.Errorf("invalid rules: %s %s", res.kind, res.body)
 	}
-	if !strings.Contains(p.stderr.String(), `"request_id":"lambda-req-`) {
+	if !eventually(func() bool { return strings.Contains(p.stderr.String(), `"request_id":"lambda-req-`) }) {
 		t.Errorf("logs lack the request id:\n%s", p.stderr)
 	}
 	assertNoSecrets(t, "response", res.body)

@@ -24,7 +24,7 @@ import (
 
 const (
 	maxBytes   = 20000 // DingTalk rejects larger messages (460101); applied to the whole body
-	maxSection = 3000  // runes per alert, so that one huge name cannot crowd out the rest
+	maxSection = 3000  // runes per item, so that one huge name cannot crowd out the rest
 	maxReply   = 64 << 10
 )
 
@@ -45,7 +45,7 @@ var _ notify.Notifier = (*Notifier)(nil)
 // (https://oapi.dingtalk.com/robot/send?access_token=...). secret is the
 // robot's signing secret ("SEC..."), empty when the robot uses keywords or an
 // IP allow-list instead. atMobiles are @-mentioned when a message holds a
-// critical alert. client may be nil (a client with a 10 s timeout is used).
+// critical alert that is firing, escalated or a reminder (see notify.Pages). client may be nil (a client with a 10 s timeout is used).
 func New(url, secret string, atMobiles []string, client *http.Client) *Notifier {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
@@ -75,10 +75,10 @@ type at struct {
 	IsAtAll   bool     `json:"isAtAll"`
 }
 
-// Notify posts every alert of m in one message. Errors are *notify.HTTPError
+// Notify posts every item of m in one message. Errors are *notify.HTTPError
 // and never contain the access token, the signature or the secret.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
-	if len(m.Alerts) == 0 {
+	if len(m.Items) == 0 {
 		return nil
 	}
 	body := encode(n.build(m))
@@ -181,7 +181,7 @@ func (n *Notifier) target() (target, sign string) {
 // Preview renders what Notify would send: the title, the markdown text and
 // who is @-mentioned.
 func (n *Notifier) Preview(m notify.Message) string {
-	if len(m.Alerts) == 0 {
+	if len(m.Items) == 0 {
 		return ""
 	}
 	p := n.build(m)
@@ -193,36 +193,35 @@ func (n *Notifier) Preview(m notify.Message) string {
 }
 
 // build lays m out as markdown (DingTalk has no tables: headings, lists and
-// quotes), most urgent first, with as many alerts as fit in maxBytes and a
-// "…and N more" line for the rest. Mobiles are mentioned only for critical
-// alerts, and must then also appear in the text for DingTalk to notify them.
+// quotes), in notify.Sorted order, with as many items as fit in maxBytes and
+// a "…and N more" line for the rest. Mobiles are mentioned only when an item
+// pages (critical and firing, escalated or a reminder), and must then also
+// appear in the text for DingTalk to notify them.
 func (n *Notifier) build(m notify.Message) payload {
-	alerts := notify.Sorted(m.Alerts)
-	icon := "⚠️"
+	items := notify.Sorted(m.Items)
 	mobiles := []string{} // sent as [] rather than null
-	if notify.HasCritical(alerts) {
-		icon = "🚨"
+	if notify.Paging(items) {
 		mobiles = n.atMobiles
 	}
-	headline := notify.Headline(alerts)
+	headline := notify.Headline(items)
 
-	about := fmt.Sprintf("%d alerts", len(alerts))
-	if len(alerts) == 1 {
+	about := fmt.Sprintf("%d alerts", len(items))
+	if len(items) == 1 {
 		about = "1 alert"
 	}
 	if !m.Time.IsZero() {
 		about += " · evaluated " + m.Time.Format("2006-01-02 15:04:05 MST")
 	}
 	// "backlog-alert" in the text lets a keyword-secured robot accept it.
-	head := "### " + icon + " " + headline + "\n\n" + about + " · backlog-alert"
+	head := "### " + toneIcon(notify.MessageTone(items)) + " " + headline + "\n\n" + about + " · backlog-alert"
 
-	sections := make([]string, len(alerts))
-	for i, a := range alerts {
-		sections[i] = section(a)
+	sections := make([]string, len(items))
+	for i, it := range items {
+		sections[i] = section(it)
 	}
 	render := func(k int) payload {
 		parts := append([]string{head}, sections[:k]...)
-		if rest := len(alerts) - k; rest > 0 {
+		if rest := len(items) - k; rest > 0 {
 			parts = append(parts, "> "+notify.More(rest))
 		}
 		if len(mobiles) > 0 {
@@ -234,21 +233,36 @@ func (n *Notifier) build(m notify.Message) payload {
 			At:       at{AtMobiles: mobiles},
 		}
 	}
-	k := notify.Fit(len(alerts), func(k int) bool { return len(encode(render(k))) <= maxBytes })
+	k := notify.Fit(len(items), func(k int) bool { return len(encode(render(k))) <= maxBytes })
 	return render(k)
 }
 
-func section(a rules.Alert) string {
-	s := notify.Summarize(a)
+// section is one item: a heading with its emoji, title and subject, then
+// its lines as a list.
+func section(it notify.Item) string {
+	s := notify.Summarize(it)
 	var b strings.Builder
-	fmt.Fprintf(&b, "#### %s %s · %s\n", dot(s.Severity), strings.ToUpper(string(s.Severity)), s.Subject)
+	fmt.Fprintf(&b, "#### %s %s · %s\n", emoji(s.Kind, s.Severity), s.Title, s.Subject)
 	for _, l := range s.Lines {
 		b.WriteString("\n- " + l)
 	}
 	return notify.Truncate(b.String(), maxSection)
 }
 
-func dot(s rules.Severity) string {
+// emoji marks an item's kind; a firing item shows its severity.
+func emoji(k rules.Kind, s rules.Severity) string {
+	switch k {
+	case rules.KindEscalated:
+		return "⏫"
+	case rules.KindDowngraded:
+		return "⏬"
+	case rules.KindReminder:
+		return "🔁"
+	case rules.KindResolved:
+		return "✅"
+	case rules.KindMissing:
+		return "👻"
+	}
 	switch s {
 	case rules.Critical:
 		return "🔴"
@@ -256,6 +270,19 @@ func dot(s rules.Severity) string {
 		return "🟠"
 	}
 	return "⚪"
+}
+
+// toneIcon starts the headline.
+func toneIcon(t notify.Tone) string {
+	switch t {
+	case notify.ToneCritical:
+		return "🚨"
+	case notify.ToneWarning:
+		return "⚠️"
+	case notify.ToneResolved:
+		return "✅"
+	}
+	return "👻"
 }
 
 // encode marshals without HTML escaping, which would turn "<" into six

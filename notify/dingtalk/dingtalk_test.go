@@ -37,6 +37,15 @@ func alert(group string, sev rules.Severity, lag int64) rules.Alert {
 	}
 }
 
+// firing wraps alerts as newly firing items.
+func firing(alerts ...rules.Alert) []notify.Item {
+	out := make([]notify.Item, len(alerts))
+	for i, a := range alerts {
+		out[i] = notify.Item{Kind: rules.KindFiring, Alert: a}
+	}
+	return out
+}
+
 type body struct {
 	MsgType  string `json:"msgtype"`
 	Markdown struct {
@@ -70,7 +79,7 @@ func assertClean(t *testing.T, err error, sign string) {
 
 func TestSigning(t *testing.T) {
 	now := time.Now().Truncate(time.Millisecond)
-	critical := notify.Message{Alerts: []rules.Alert{alert("orders", rules.Critical, 50000)}, Time: now}
+	critical := notify.Message{Items: firing(alert("orders", rules.Critical, 50000)), Time: now}
 	for _, tc := range []struct {
 		name    string
 		secret  string
@@ -136,7 +145,7 @@ func TestMentions(t *testing.T) {
 			sink := chattest.NewServer()
 			defer sink.Close()
 			n := dingtalk.New(sink.DingTalkURL("ops", token), "", mobiles, nil)
-			m := notify.Message{Alerts: tc.alerts, Time: time.Now()}
+			m := notify.Message{Items: firing(tc.alerts...), Time: time.Now()}
 			if err := n.Notify(context.Background(), m); err != nil {
 				t.Fatal(err)
 			}
@@ -166,7 +175,7 @@ func TestMentions(t *testing.T) {
 func TestErrors(t *testing.T) {
 	sink := chattest.NewServer()
 	defer sink.Close()
-	m := notify.Message{Alerts: []rules.Alert{alert("g", rules.Critical, 20000)}}
+	m := notify.Message{Items: firing(alert("g", rules.Critical, 20000))}
 	for _, tc := range []struct {
 		name       string
 		url        string // default: a valid robot URL with fail injected
@@ -222,7 +231,7 @@ func TestSizeLimit(t *testing.T) {
 	sink := chattest.NewServer()
 	defer sink.Close()
 	n := dingtalk.New(sink.DingTalkURL("ops", token), "", []string{"13800000000"}, nil)
-	m := notify.Message{Alerts: alerts, Time: time.Now()}
+	m := notify.Message{Items: firing(alerts...), Time: time.Now()}
 	if err := n.Notify(context.Background(), m); err != nil {
 		t.Fatal(err) // the sink answers 460101 above 20000 bytes
 	}
@@ -261,7 +270,7 @@ func TestTransportErrorHidesCredentials(t *testing.T) {
 	n := dingtalk.New("http://"+addr+"/robot/send?access_token="+token, secret, nil, nil)
 	fixed := time.Now()
 	n.Now = func() time.Time { return fixed }
-	err = n.Notify(context.Background(), notify.Message{Alerts: []rules.Alert{alert("g", rules.Critical, 20000)}})
+	err = n.Notify(context.Background(), notify.Message{Items: firing(alert("g", rules.Critical, 20000))})
 	if err == nil || !notify.Retryable(err) {
 		t.Fatalf("err = %v, want a retryable transport error", err)
 	}

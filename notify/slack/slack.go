@@ -21,12 +21,13 @@ import (
 
 // Slack's documented limits and colours.
 const (
-	maxBlocks     = 50   // per message, attachments included
-	maxSection    = 3000 // characters of a section's text
-	maxHeader     = 150  // characters of a header
-	colorCritical = "#E01E5A"
-	colorWarning  = "#ECB22E"
-	colorOther    = "#9E9E9E"
+	maxBlocks     = 50        // per message, attachments included
+	maxSection    = 3000      // characters of a section's text
+	maxHeader     = 150       // characters of a header
+	colorCritical = "#E01E5A" // red
+	colorWarning  = "#ECB22E" // amber
+	colorResolved = "#2EB67D" // green
+	colorGone     = "#9E9E9E" // grey
 )
 
 // Notifier posts to one incoming webhook.
@@ -53,11 +54,11 @@ func New(url string, client *http.Client) *Notifier {
 	return &Notifier{url: url, client: &c}
 }
 
-// Notify posts every alert of m in one message. Errors are *notify.HTTPError
+// Notify posts every item of m in one message. Errors are *notify.HTTPError
 // (wrapping *slackgo.RateLimitedError on 429 with Retry-After) and never
 // contain the webhook's path.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
-	if len(m.Alerts) == 0 {
+	if len(m.Items) == 0 {
 		return nil
 	}
 	var c captured
@@ -110,7 +111,7 @@ func (n *Notifier) classify(ctx context.Context, err error, c captured) error {
 // texts of the context and section blocks (mrkdwn kept), separated by blank
 // lines.
 func (n *Notifier) Preview(m notify.Message) string {
-	if len(m.Alerts) == 0 {
+	if len(m.Items) == 0 {
 		return ""
 	}
 	msg := n.message(m)
@@ -139,19 +140,16 @@ func (n *Notifier) Preview(m notify.Message) string {
 }
 
 // message lays m out: the header at top level, then one attachment holding
-// only a colour bar (by the worst severity) and the blocks, since legacy
-// attachment fields next to blocks are rejected. Alerts are most urgent
-// first; those beyond Slack's block limit are counted in a last section.
+// only a colour bar (by the message's tone) and the blocks, since legacy
+// attachment fields next to blocks are rejected. Items are in notify.Sorted
+// order; those beyond Slack's block limit are counted in a last section.
 func (n *Notifier) message(m notify.Message) *slackgo.WebhookMessage {
-	alerts := notify.Sorted(m.Alerts)
-	icon := ":warning:"
-	if notify.HasCritical(alerts) {
-		icon = ":rotating_light:"
-	}
-	headline := icon + " " + notify.Headline(alerts)
+	items := notify.Sorted(m.Items)
+	tone := notify.MessageTone(items)
+	headline := toneIcon(tone) + " " + notify.Headline(items)
 
-	about := fmt.Sprintf("%d alerts", len(alerts))
-	if len(alerts) == 1 {
+	about := fmt.Sprintf("%d alerts", len(items))
+	if len(items) == 1 {
 		about = "1 alert"
 	}
 	if !m.Time.IsZero() {
@@ -160,17 +158,17 @@ func (n *Notifier) message(m notify.Message) *slackgo.WebhookMessage {
 	about += " · backlog-alert"
 	blocks := []slackgo.Block{slackgo.NewContextBlock("", mrkdwn(escape(about)))}
 
-	// The header and the context block take two blocks; when the alerts do
+	// The header and the context block take two blocks; when the items do
 	// not all fit, one more goes to the "…and N more" section.
 	room := maxBlocks - 2
-	shown := len(alerts)
+	shown := len(items)
 	if shown > room {
 		shown = room - 1
 	}
-	for _, a := range alerts[:shown] {
-		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(sectionText(a)), nil, nil))
+	for _, it := range items[:shown] {
+		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(sectionText(it)), nil, nil))
 	}
-	if rest := len(alerts) - shown; rest > 0 {
+	if rest := len(items) - shown; rest > 0 {
 		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(notify.More(rest)), nil, nil))
 	}
 
@@ -180,16 +178,17 @@ func (n *Notifier) message(m notify.Message) *slackgo.WebhookMessage {
 			slackgo.NewHeaderBlock(slackgo.NewTextBlockObject(slackgo.PlainTextType, notify.Truncate(headline, maxHeader), true, false)),
 		}},
 		Attachments: []slackgo.Attachment{{
-			Color:  color(notify.Worst(alerts)),
+			Color:  color(tone),
 			Blocks: slackgo.Blocks{BlockSet: blocks},
 		}},
 	}
 }
 
-func sectionText(a rules.Alert) string {
-	s := notify.Summarize(a)
+// sectionText is one item: its emoji, title and subject, then its lines.
+func sectionText(it notify.Item) string {
+	s := notify.Summarize(it)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s *%s* · *%s*", dot(s.Severity), strings.ToUpper(string(s.Severity)), escape(s.Subject))
+	fmt.Fprintf(&b, "%s *%s* · *%s*", emoji(s.Kind, s.Severity), escape(s.Title), escape(s.Subject))
 	for _, l := range s.Lines {
 		b.WriteString("\n" + escape(l))
 	}
@@ -204,7 +203,20 @@ func mrkdwn(s string) *slackgo.TextBlockObject {
 // containing <, > or & are shown, not parsed as links or mentions.
 var escape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
 
-func dot(s rules.Severity) string {
+// emoji marks an item's kind; a firing item shows its severity.
+func emoji(k rules.Kind, s rules.Severity) string {
+	switch k {
+	case rules.KindEscalated:
+		return ":arrow_double_up:" // ⏫
+	case rules.KindDowngraded:
+		return ":arrow_double_down:" // ⏬
+	case rules.KindReminder:
+		return ":repeat:" // 🔁
+	case rules.KindResolved:
+		return ":white_check_mark:" // ✅
+	case rules.KindMissing:
+		return ":ghost:" // 👻
+	}
 	switch s {
 	case rules.Critical:
 		return ":red_circle:"
@@ -214,14 +226,29 @@ func dot(s rules.Severity) string {
 	return ":white_circle:"
 }
 
-func color(s rules.Severity) string {
-	switch s {
-	case rules.Critical:
-		return colorCritical
-	case rules.Warning:
-		return colorWarning
+// toneIcon starts the headline.
+func toneIcon(t notify.Tone) string {
+	switch t {
+	case notify.ToneCritical:
+		return ":rotating_light:"
+	case notify.ToneWarning:
+		return ":warning:"
+	case notify.ToneResolved:
+		return ":white_check_mark:"
 	}
-	return colorOther
+	return ":ghost:"
+}
+
+func color(t notify.Tone) string {
+	switch t {
+	case notify.ToneCritical:
+		return colorCritical
+	case notify.ToneWarning:
+		return colorWarning
+	case notify.ToneResolved:
+		return colorResolved
+	}
+	return colorGone
 }
 
 // maxCapture bounds how much of an error body is kept; Slack's are a word.

@@ -30,6 +30,15 @@ func alert(group string, sev rules.Severity, lag int64) rules.Alert {
 	}
 }
 
+// firing wraps alerts as newly firing items.
+func firing(alerts ...rules.Alert) []notify.Item {
+	out := make([]notify.Item, len(alerts))
+	for i, a := range alerts {
+		out[i] = notify.Item{Kind: rules.KindFiring, Alert: a}
+	}
+	return out
+}
+
 // sent is the part of a webhook body the tests look at. Attachments are kept
 // raw too, to check that nothing but colour and blocks is sent.
 type sent struct {
@@ -116,7 +125,7 @@ func TestLayout(t *testing.T) {
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := notify.Message{Alerts: tc.alerts, Time: evalTime}
+			m := notify.Message{Items: firing(tc.alerts...), Time: evalTime}
 			got, n := sendOne(t, m)
 			s, color, blocks := decode(t, got.Body)
 			if s.Text != tc.text {
@@ -203,7 +212,7 @@ func TestLimits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// The sink rejects what Slack would reject, so success is part
 			// of the check.
-			got, _ := sendOne(t, notify.Message{Alerts: tc.alerts, Time: evalTime})
+			got, _ := sendOne(t, notify.Message{Items: firing(tc.alerts...), Time: evalTime})
 			_, _, blocks := decode(t, got.Body)
 			tc.check(t, blocks)
 		})
@@ -213,7 +222,7 @@ func TestLimits(t *testing.T) {
 func TestErrors(t *testing.T) {
 	sink := chattest.NewServer()
 	defer sink.Close()
-	m := notify.Message{Alerts: []rules.Alert{alert("g", rules.Critical, 20000)}, Time: evalTime}
+	m := notify.Message{Items: firing(alert("g", rules.Critical, 20000)), Time: evalTime}
 
 	for _, tc := range []struct {
 		name      string
@@ -273,7 +282,7 @@ func TestTransportErrorHidesWebhook(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
 	hook := "http://" + addr + "/services/T0SECRET/B0SECRET/XyZsEcReTtOkEn"
-	m := notify.Message{Alerts: []rules.Alert{alert("g", rules.Warning, 20000)}}
+	m := notify.Message{Items: firing(alert("g", rules.Warning, 20000))}
 
 	err = slack.New(hook, nil).Notify(context.Background(), m)
 	if err == nil {
@@ -314,7 +323,7 @@ func TestConcurrent(t *testing.T) {
 	defer sink.Close()
 	ok := slack.New(sink.SlackURL("ok"), nil)
 	gone := slack.New(sink.URL+"/slack/services/T000/B000/gone", nil)
-	m := notify.Message{Alerts: []rules.Alert{alert("g", rules.Warning, 20000)}}
+	m := notify.Message{Items: firing(alert("g", rules.Warning, 20000))}
 	errs := make(chan error, 16)
 	for i := range 16 {
 		go func() {

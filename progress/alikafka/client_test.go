@@ -55,10 +55,10 @@ func TestCredentialChecks(t *testing.T) {
 		code  string // "" = success
 	}{
 		{"sts", testCreds, ""},
-		{"wrong secret", alikafka.Credentials{testCreds.AccessKeyID, "WrongSecretValue", testCreds.SecurityToken}, "SignatureDoesNotMatch"},
-		{"no token", alikafka.Credentials{testCreds.AccessKeyID, testCreds.AccessKeySecret, ""}, "MissingSecurityToken"},
-		{"wrong token", alikafka.Credentials{testCreds.AccessKeyID, testCreds.AccessKeySecret, "CAISanotherToken"}, "InvalidSecurityToken.MismatchWithAccessKey"},
-		{"unknown key", alikafka.Credentials{"LTAIunknownKeyId", testCreds.AccessKeySecret, testCreds.SecurityToken}, "InvalidAccessKeyId.NotFound"},
+		{"wrong secret", alikafka.Credentials{AccessKeyID: testCreds.AccessKeyID, AccessKeySecret: "WrongSecretValue", SecurityToken: testCreds.SecurityToken}, "SignatureDoesNotMatch"},
+		{"no token", alikafka.Credentials{AccessKeyID: testCreds.AccessKeyID, AccessKeySecret: testCreds.AccessKeySecret, SecurityToken: ""}, "MissingSecurityToken"},
+		{"wrong token", alikafka.Credentials{AccessKeyID: testCreds.AccessKeyID, AccessKeySecret: testCreds.AccessKeySecret, SecurityToken: "CAISanotherToken"}, "InvalidSecurityToken.MismatchWithAccessKey"},
+		{"unknown key", alikafka.Credentials{AccessKeyID: "LTAIunknownKeyId", AccessKeySecret: testCreds.AccessKeySecret, SecurityToken: testCreds.SecurityToken}, "InvalidAccessKeyId.NotFound"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

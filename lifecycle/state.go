@@ -1,0 +1,162 @@
+// Package lifecycle carries alerts across runs: pending, firing, reminders,
+// resolution, stuck consumers, vanished groups, silences and trends. It is
+// pure: Step is a function of (rules, snapshot, prior state, now), and the
+// state it returns is a plain document that a store keeps between runs.
+package lifecycle
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/backlog-alert/backlog-alert/rules"
+)
+
+// SchemaVersion is the version of the state document this program writes.
+// A document with a higher version is refused rather than overwritten.
+const SchemaVersion = 1
+
+// HistoryLen bounds each group's history of samples.
+const HistoryLen = 24
+
+// State is everything that spans runs.
+type State struct {
+	Version int       `json:"version"`
+	Saved   time.Time `json:"saved"`
+	// Alerts by rules.Alert.Key().
+	Alerts map[string]*AlertState `json:"alerts"`
+	// Groups by groupKey.
+	Groups map[string]*GroupState `json:"groups"`
+}
+
+// AlertState is one alert's life so far.
+type AlertState struct {
+	// Alert holds the identity and the latest values.
+	Alert rules.Alert `json:"alert"`
+	// ActiveSince is when the condition was first seen holding.
+	ActiveSince time.Time `json:"active_since"`
+	// FiringSince is when it fired; zero while pending.
+	FiringSince time.Time `json:"firing_since,omitzero"`
+	// ResolvedAt is set once the condition stopped holding; the state is
+	// kept until every channel has heard.
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	// Channels records what each channel was last told.
+	Channels map[string]*Delivery `json:"channels,omitempty"`
+}
+
+// Delivery is what one channel last accepted about an alert.
+type Delivery struct {
+	Kind     rules.Kind     `json:"kind"`
+	Severity rules.Severity `json:"severity"`
+	At       time.Time      `json:"at"`
+}
+
+// knowsFiring reports whether the channel was last told the alert fires.
+func (d *Delivery) knowsFiring() bool {
+	return d != nil && d.Kind != rules.KindResolved && d.Kind != rules.KindMissing
+}
+
+// GroupState is what is remembered of one consumer group.
+type GroupState struct {
+	Region   string    `json:"region"`
+	Instance string    `json:"instance"`
+	Group    string    `json:"group"`
+	LastSeen time.Time `json:"last_seen"`
+	// GoneSince is set while the group is no longer read (deleted, or no
+	// longer selected by any rule).
+	GoneSince time.Time `json:"gone_since,omitzero"`
+	History   []Sample  `json:"history,omitempty"`
+	// Offsets remember, per place a stuck rule watches, the committed
+	// offset and since when it has not moved.
+	Offsets map[string]*Mark `json:"offsets,omitempty"`
+}
+
+// Sample is one run's view of a group: its lag and summed offsets.
+type Sample struct {
+	Time       time.Time
+	Lag        int64
+	Broker     int64
+	Consumer   int64
+	Partitions int
+}
+
+// MarshalJSON writes a sample as a compact array: state documents hold
+// HistoryLen of them for every watched group.
+func (s Sample) MarshalJSON() ([]byte, error) {
+	return json.Marshal([5]int64{s.Time.Unix(), s.Lag, s.Broker, s.Consumer, int64(s.Partitions)})
+}
+
+func (s *Sample) UnmarshalJSON(b []byte) error {
+	var a [5]int64
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	*s = Sample{Time: time.Unix(a[0], 0).UTC(), Lag: a[1], Broker: a[2], Consumer: a[3], Partitions: int(a[4])}
+	return nil
+}
+
+// Mark is a committed offset and when it last moved.
+type Mark struct {
+	Committed int64     `json:"committed"`
+	Since     time.Time `json:"since"`
+}
+
+// New returns an empty state.
+func New() *State {
+	return &State{Version: SchemaVersion, Alerts: map[string]*AlertState{}, Groups: map[string]*GroupState{}}
+}
+
+// ErrNewerVersion means the document was written by a newer backlog-alert.
+var ErrNewerVersion = errors.New("state written by a newer version of backlog-alert")
+
+// Decode reads a state document. A document that is not a valid state is
+// an error the caller sets aside; one from a newer schema wraps
+// ErrNewerVersion and must not be overwritten.
+func Decode(data []byte) (*State, error) {
+	var head struct {
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("state is not valid JSON: %w", err)
+	}
+	switch {
+	case head.Version == nil:
+		return nil, errors.New("state has no version")
+	case *head.Version > SchemaVersion:
+		return nil, fmt.Errorf("%w (schema %d; this program reads up to %d): upgrade backlog-alert", ErrNewerVersion, *head.Version, SchemaVersion)
+	case *head.Version < 1:
+		return nil, fmt.Errorf("state has an invalid version %d", *head.Version)
+	}
+	s := New()
+	if err := json.Unmarshal(data, s); err != nil {
+		return nil, fmt.Errorf("state is not a valid document: %w", err)
+	}
+	if s.Alerts == nil {
+		s.Alerts = map[string]*AlertState{}
+	}
+	if s.Groups == nil {
+		s.Groups = map[string]*GroupState{}
+	}
+	for k, a := range s.Alerts {
+		if a == nil {
+			delete(s.Alerts, k)
+		}
+	}
+	for k, g := range s.Groups {
+		if g == nil {
+			delete(s.Groups, k)
+		}
+	}
+	return s, nil
+}
+
+// Encode writes the state document.
+func (s *State) Encode(now time.Time) ([]byte, error) {
+	s.Version, s.Saved = SchemaVersion, now.UTC()
+	return json.Marshal(s)
+}
+
+func groupKey(region, instance, group string) string {
+	return region + "/" + instance + "/" + group
+}

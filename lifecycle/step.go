@@ -1,0 +1,470 @@
+package lifecycle
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/backlog-alert/backlog-alert/progress"
+	"github.com/backlog-alert/backlog-alert/rules"
+)
+
+// Input is one run's view of the world.
+type Input struct {
+	File     *rules.File
+	Snapshot progress.Snapshot
+	// Unread reports groups this run could not read (a failed call, or a
+	// failed listing of their instance): their state is kept as it was,
+	// neither resolved nor declared gone. Nil means every group was read.
+	Unread func(region, instance, group string) bool
+	Now    time.Time
+}
+
+// Alert is an alert as the report shows it.
+type Alert struct {
+	rules.Alert
+	// State is pending, firing or resolved.
+	State string `json:"state"`
+	// Notified is set once a channel accepted a notification about it in
+	// this run (see Outcome.MarkNotified).
+	Notified bool `json:"notified"`
+	// Silenced alerts go through their lifecycle but notify nobody.
+	Silenced   bool   `json:"silenced"`
+	SilencedBy string `json:"silenced_by,omitempty"`
+}
+
+// Alert states.
+const (
+	Pending  = "pending"
+	Firing   = "firing"
+	Resolved = "resolved"
+)
+
+// Item is one notification: an alert and why it is sent.
+type Item struct {
+	Kind  rules.Kind
+	Alert rules.Alert
+}
+
+// Outbox is what one channel is to be told in this run.
+type Outbox struct {
+	Channel string
+	Items   []Item
+}
+
+// GroupRef names a consumer group.
+type GroupRef struct {
+	Region   string `json:"region"`
+	Instance string `json:"instance"`
+	Group    string `json:"group"`
+}
+
+// Outcome is what one step decided.
+type Outcome struct {
+	Alerts []Alert
+	// Outbox has one entry per channel with something to say, in the rules
+	// file's channel order.
+	Outbox []Outbox
+	// Gone lists the groups that disappeared in this run.
+	Gone       []GroupRef
+	UnknownAge []rules.Target
+	// State is the new state: save it, after recording deliveries with
+	// State.Delivered.
+	State *State
+}
+
+// Step advances every alert by one run. It updates prior in place (or a new
+// state when prior is nil) and returns it in the outcome.
+func Step(prior *State, in Input) Outcome {
+	st := prior
+	if st == nil {
+		st = New()
+	}
+	now := in.Now
+	unread := in.Unread
+	if unread == nil {
+		unread = func(string, string, string) bool { return false }
+	}
+	ruleIndex := map[string]int{}
+	for i := range in.File.Rules {
+		ruleIndex[in.File.Rules[i].Name] = i
+	}
+	ruleOf := func(name string) *rules.Rule {
+		if i, ok := ruleIndex[name]; ok {
+			return &in.File.Rules[i]
+		}
+		return nil
+	}
+	res := rules.Evaluate(in.File.Rules, in.Snapshot, now)
+
+	// Groups read in this run: history, and so the trend.
+	trends := map[string]*rules.Trend{}
+	for _, g := range in.Snapshot.Groups {
+		k := groupKey(g.Region, g.Instance, g.Group)
+		gs := st.Groups[k]
+		if gs == nil {
+			gs = &GroupState{Region: g.Region, Instance: g.Instance, Group: g.Group}
+			st.Groups[k] = gs
+		}
+		gs.LastSeen, gs.GoneSince = now, time.Time{}
+		gs.History = append(gs.History, sampleOf(g, now))
+		if n := len(gs.History); n > HistoryLen {
+			gs.History = slices.Clone(gs.History[n-HistoryLen:])
+		}
+		trends[k] = trendOf(gs.History)
+	}
+	trendFor := func(a rules.Alert) *rules.Trend { return trends[groupKey(a.Region, a.Instance, a.Group)] }
+
+	// What holds now: backlog and stale from evaluation, stuck from offsets
+	// that have not moved across runs.
+	current := map[string]rules.Alert{}
+	for _, a := range res.Alerts {
+		a.Trend = trendFor(a)
+		current[a.Key()] = a
+	}
+	observed := map[string]rules.Observation{}
+	marksSeen := map[string]map[string]bool{}
+	for _, o := range res.Observations {
+		observed[o.At.Key()] = o
+		rule := ruleOf(o.At.Rule)
+		if rule.Stuck == nil {
+			continue
+		}
+		gk := groupKey(o.At.Region, o.At.Instance, o.At.Group)
+		gs := st.Groups[gk]
+		if gs.Offsets == nil {
+			gs.Offsets = map[string]*Mark{}
+		}
+		mk := markKey(o.At)
+		m := gs.Offsets[mk]
+		if m == nil || m.Committed != o.Committed {
+			m = &Mark{Committed: o.Committed, Since: now}
+			gs.Offsets[mk] = m
+		}
+		if marksSeen[gk] == nil {
+			marksSeen[gk] = map[string]bool{}
+		}
+		marksSeen[gk][mk] = true
+		if a, ok := stuck(rule, o, now.Sub(m.Since)); ok {
+			a.Trend = trendFor(a)
+			current[a.Key()] = a
+		}
+	}
+	// Places that are gone are forgotten at once.
+	for gk, seen := range marksSeen {
+		for mk := range st.Groups[gk].Offsets {
+			if !seen[mk] {
+				delete(st.Groups[gk].Offsets, mk)
+			}
+		}
+	}
+
+	// Hysteresis: a firing backlog alert stays firing until its value drops
+	// below resolve_below, so a value hovering at the threshold does not flap.
+	for key, a := range st.Alerts {
+		if _, holds := current[key]; holds || a.FiringSince.IsZero() || !a.ResolvedAt.IsZero() || a.Alert.Condition != rules.Backlog {
+			continue
+		}
+		rule := ruleOf(a.Alert.Rule)
+		o, seen := observed[identity(a.Alert)]
+		if rule == nil || rule.Backlog == nil || !seen || o.At.Lag < rule.Backlog.ResolveBelow {
+			continue
+		}
+		held := o.At
+		held.Condition, held.Value = rules.Backlog, o.At.Lag
+		held.Threshold, held.Severity = rule.Backlog.Lowest()
+		held.Trend = trendFor(held)
+		current[key] = held
+	}
+
+	out := Outcome{State: st}
+	for _, u := range res.UnknownAge {
+		if r := ruleOf(u.Rule); r != nil && r.Active(now) {
+			out.UnknownAge = append(out.UnknownAge, u)
+		}
+	}
+
+	// Groups that were watched and are no longer read, though nothing failed:
+	// deleted, or no longer selected.
+	gone := map[string]bool{}
+	for gk, gs := range st.Groups {
+		if gs.LastSeen.Equal(now) || unread(gs.Region, gs.Instance, gs.Group) {
+			continue
+		}
+		if gs.GoneSince.IsZero() {
+			gs.GoneSince = now
+			out.Gone = append(out.Gone, GroupRef{gs.Region, gs.Instance, gs.Group})
+		}
+		if now.Sub(gs.GoneSince) >= forgetAfter(st, gk, in.File, ruleOf) {
+			delete(st.Groups, gk)
+			for key, a := range st.Alerts {
+				if groupKey(a.Alert.Region, a.Alert.Instance, a.Alert.Group) == gk {
+					delete(st.Alerts, key)
+				}
+			}
+			continue
+		}
+		gone[gk] = true
+	}
+	slices.SortFunc(out.Gone, func(a, b GroupRef) int {
+		return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.Instance, b.Instance), cmp.Compare(a.Group, b.Group))
+	})
+
+	// Transitions of what holds now.
+	for key, a := range current {
+		rule := ruleOf(a.Rule)
+		if !rule.Active(now) {
+			continue // outside active_hours the rule neither fires nor notifies
+		}
+		as := st.Alerts[key]
+		if as == nil || !as.ResolvedAt.IsZero() {
+			// New, or back after resolving: a new life, but the channels
+			// keep what they were last told.
+			fresh := &AlertState{ActiveSince: now}
+			if as != nil {
+				fresh.Channels = as.Channels
+			}
+			as = fresh
+			st.Alerts[key] = as
+		}
+		as.Alert = a
+		if as.FiringSince.IsZero() && now.Sub(as.ActiveSince) >= rule.For {
+			as.FiringSince = now
+		}
+	}
+	// ...and of what held before and holds no more.
+	for key, as := range st.Alerts {
+		if _, holds := current[key]; holds {
+			continue
+		}
+		rule := ruleOf(as.Alert.Rule)
+		gk := groupKey(as.Alert.Region, as.Alert.Instance, as.Alert.Group)
+		switch {
+		case rule == nil:
+			delete(st.Alerts, key) // the rule was removed
+		case gone[gk] || unread(as.Alert.Region, as.Alert.Instance, as.Alert.Group) || !rule.Active(now):
+			// kept as it was
+		default:
+			o, seen := observed[identity(as.Alert)]
+			switch {
+			case !seen, as.FiringSince.IsZero():
+				delete(st.Alerts, key) // its topic or partition is gone, or it was only pending
+			case as.ResolvedAt.IsZero():
+				as.ResolvedAt = now
+				as.Alert.Lag, as.Alert.Top, as.Alert.AgeSeconds, as.Alert.AgeKnown = o.At.Lag, o.At.Top, o.At.AgeSeconds, o.At.AgeKnown
+				// The value now, so the resolution says where things stand.
+				switch as.Alert.Condition {
+				case rules.Backlog:
+					as.Alert.Value = o.At.Lag
+				case rules.Stale:
+					if o.At.AgeKnown {
+						as.Alert.Value = o.At.AgeSeconds
+					}
+				}
+				as.Alert.Trend = trendFor(as.Alert)
+			}
+		}
+	}
+
+	// Reconcile what each channel was told with what holds, and report.
+	outbox := map[string][]Item{}
+	for key, as := range st.Alerts {
+		rule := ruleOf(as.Alert.Rule)
+		gk := groupKey(as.Alert.Region, as.Alert.Instance, as.Alert.Group)
+		if rule == nil || unread(as.Alert.Region, as.Alert.Instance, as.Alert.Group) {
+			continue
+		}
+		report := Alert{Alert: as.Alert, State: stateOf(as)}
+		if !rule.Active(now) {
+			report.Silenced, report.SilencedBy = true, "outside active_hours"
+			out.Alerts = append(out.Alerts, report)
+			continue
+		}
+		for _, s := range in.File.Silences {
+			if s.Mutes(as.Alert, now) {
+				report.Silenced, report.SilencedBy = true, "silence at line "+strconv.Itoa(s.Line)
+				if s.Comment != "" {
+					report.SilencedBy += ": " + s.Comment
+				}
+				break
+			}
+		}
+		for ch := range as.Channels {
+			if !slices.Contains(rule.Notify, ch) {
+				delete(as.Channels, ch)
+			}
+		}
+		if !report.Silenced {
+			for _, ch := range rule.Notify {
+				if kind := due(as, as.Channels[ch], rule, gone[gk], now); kind != "" {
+					outbox[ch] = append(outbox[ch], Item{Kind: kind, Alert: as.Alert})
+				}
+			}
+		}
+		// A resolved alert is forgotten once no channel has anything left
+		// to hear about it; the report shows it in the run it resolved.
+		if !as.ResolvedAt.IsZero() && !owesResolution(as, rule, report.Silenced, outbox) {
+			delete(st.Alerts, key)
+			if !as.ResolvedAt.Equal(now) {
+				continue
+			}
+		}
+		if !gone[gk] {
+			out.Alerts = append(out.Alerts, report)
+		}
+	}
+	for _, ch := range in.File.Channels {
+		if items := outbox[ch.Name]; len(items) > 0 {
+			slices.SortFunc(items, func(a, b Item) int { return compareAlerts(a.Alert, b.Alert, ruleIndex) })
+			out.Outbox = append(out.Outbox, Outbox{Channel: ch.Name, Items: items})
+		}
+	}
+	slices.SortFunc(out.Alerts, func(a, b Alert) int { return compareAlerts(a.Alert, b.Alert, ruleIndex) })
+	return out
+}
+
+// due decides what a channel must hear about an alert now, if anything.
+func due(as *AlertState, d *Delivery, rule *rules.Rule, gone bool, now time.Time) rules.Kind {
+	switch {
+	case gone:
+		if d.knowsFiring() {
+			return rules.KindMissing
+		}
+	case !as.ResolvedAt.IsZero():
+		if d.knowsFiring() && rule.SendResolved {
+			return rules.KindResolved
+		}
+	case !as.FiringSince.IsZero():
+		switch {
+		case !d.knowsFiring():
+			return rules.KindFiring
+		case d.Severity != as.Alert.Severity && as.Alert.Severity == rules.Critical:
+			return rules.KindEscalated
+		case d.Severity != as.Alert.Severity:
+			return rules.KindDowngraded
+		case now.Sub(d.At) >= rule.Repeat:
+			return rules.KindReminder
+		}
+	}
+	return ""
+}
+
+// owesResolution reports whether some channel still has to hear that the
+// alert resolved: it was told the alert fires, and the resolution is queued
+// now or held back by a silence.
+func owesResolution(as *AlertState, rule *rules.Rule, silenced bool, outbox map[string][]Item) bool {
+	if !rule.SendResolved {
+		return false
+	}
+	for _, ch := range rule.Notify {
+		if !as.Channels[ch].knowsFiring() {
+			continue
+		}
+		if silenced {
+			return true
+		}
+		for _, it := range outbox[ch] {
+			if it.Alert.Key() == as.Alert.Key() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func stateOf(as *AlertState) string {
+	switch {
+	case !as.ResolvedAt.IsZero():
+		return Resolved
+	case !as.FiringSince.IsZero():
+		return Firing
+	}
+	return Pending
+}
+
+// Delivered records that a channel accepted these items at the given time.
+// Only accepted notifications count: anything else is due again next run.
+func (s *State) Delivered(channel string, items []Item, at time.Time) {
+	for _, it := range items {
+		as := s.Alerts[it.Alert.Key()]
+		if as == nil {
+			continue
+		}
+		if as.Channels == nil {
+			as.Channels = map[string]*Delivery{}
+		}
+		as.Channels[channel] = &Delivery{Kind: it.Kind, Severity: it.Alert.Severity, At: at}
+	}
+}
+
+// MarkNotified flags the report's alerts that some channel accepted.
+func (o *Outcome) MarkNotified(items []Item) {
+	sent := map[string]bool{}
+	for _, it := range items {
+		sent[it.Alert.Key()] = true
+	}
+	for i := range o.Alerts {
+		if sent[o.Alerts[i].Key()] {
+			o.Alerts[i].Notified = true
+		}
+	}
+}
+
+// stuck judges a place whose committed offsets have not moved for unmoved.
+// A caught-up consumer is never stuck: with no lag there is nothing to move.
+func stuck(rule *rules.Rule, o rules.Observation, unmoved time.Duration) (rules.Alert, bool) {
+	if o.At.Lag <= 0 {
+		return rules.Alert{}, false
+	}
+	a := o.At
+	a.Condition, a.Value = rules.Stuck, int64(unmoved/time.Second)
+	switch t := rule.Stuck; {
+	case t.Critical > 0 && unmoved >= t.Critical:
+		a.Severity, a.Threshold = rules.Critical, int64(t.Critical/time.Second)
+	case t.Warning > 0 && unmoved >= t.Warning:
+		a.Severity, a.Threshold = rules.Warning, int64(t.Warning/time.Second)
+	default:
+		return rules.Alert{}, false
+	}
+	return a, true
+}
+
+// identity is the key of the place an alert is about, whatever its condition.
+func identity(a rules.Alert) string {
+	a.Condition = ""
+	return a.Key()
+}
+
+// markKey names a place a stuck rule watches within its group.
+func markKey(a rules.Alert) string {
+	a.Instance, a.Group, a.Region = "", "", ""
+	return identity(a)
+}
+
+// forgetAfter is how long a vanished group is remembered: the longest
+// forget_after of the rules that alerted on it, else the defaults'.
+func forgetAfter(st *State, gk string, f *rules.File, ruleOf func(string) *rules.Rule) time.Duration {
+	d := f.Defaults.ForgetAfter
+	for _, a := range st.Alerts {
+		if groupKey(a.Alert.Region, a.Alert.Instance, a.Alert.Group) == gk {
+			if r := ruleOf(a.Alert.Rule); r != nil {
+				d = max(d, r.ForgetAfter)
+			}
+		}
+	}
+	return d
+}
+
+func compareAlerts(a, b rules.Alert, ruleIndex map[string]int) int {
+	return cmp.Or(cmp.Compare(ruleIndex[a.Rule], ruleIndex[b.Rule]), cmp.Compare(a.Instance, b.Instance),
+		cmp.Compare(a.Group, b.Group), cmp.Compare(a.Topic, b.Topic), cmp.Compare(partition(a), partition(b)),
+		cmp.Compare(a.Condition, b.Condition))
+}
+
+func partition(a rules.Alert) int {
+	if a.Partition == nil {
+		return -1
+	}
+	return *a.Partition
+}
