@@ -4,7 +4,7 @@ BIN     := bin/backlog-alert
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build demo test vet fmt-check clean package fc-dir lambda-dir deploy-fc deploy-lambda build-BacklogAlertFunction
+.PHONY: build demo test vet fmt-check clean bench fuzz fuzz-brief package fc-dir lambda-dir deploy-fc deploy-lambda build-BacklogAlertFunction
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/backlog-alert
@@ -23,6 +23,27 @@ vet:
 
 test: fmt-check vet
 	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory fuzz-brief
+
+# Each fuzz target on its seeds runs in `go test`; here each also fuzzes
+# briefly (FUZZTIME each), and `make fuzz` longer.
+FUZZTIME ?= 5s
+FUZZ_TARGETS := ./rules:FuzzParse ./progress/alikafka:FuzzDecodeProgress ./progress/alikafka:FuzzDecodeList
+fuzz-brief:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg >/tmp/fuzz-$$name.log 2>&1 || { cat /tmp/fuzz-$$name.log; exit 1; }; \
+	done
+
+fuzz:
+	$(MAKE) --no-print-directory fuzz-brief FUZZTIME=2m
+
+# Speed and memory goals: Go benchmarks of evaluation, then the real binary
+# against the fake endpoint (latency, server QPS limit), as one table.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./rules
+	$(GO) run ./tools/bench
 
 clean:
 	rm -rf bin dist

@@ -9,6 +9,7 @@ import (
 
 	"github.com/backlog-alert/backlog-alert/lifecycle"
 	"github.com/backlog-alert/backlog-alert/notify"
+	"github.com/backlog-alert/backlog-alert/progress/alikafka"
 	"github.com/backlog-alert/backlog-alert/rules"
 )
 
@@ -29,14 +30,44 @@ type Report struct {
 	// Missing lists explicitly named groups the service does not know.
 	Missing []lifecycle.GroupRef `json:"missing,omitempty"`
 	// Gone lists watched groups that disappeared in this run.
-	Gone          []lifecycle.GroupRef `json:"gone,omitempty"`
-	Notifications []Notification       `json:"notifications"`
+	Gone []lifecycle.GroupRef `json:"gone,omitempty"`
+	// NotEvaluated lists what the run had no time left to read, and why.
+	NotEvaluated []NotEvaluated `json:"not_evaluated,omitempty"`
+	// API is how the run used the OpenAPI: calls, throttling, retries.
+	API           APIStats       `json:"api"`
+	Notifications []Notification `json:"notifications"`
 	// Warnings need attention but did not fail the run.
 	Warnings []string `json:"warnings,omitempty"`
 	// Errors is every group that could not be read, every channel that
 	// could not be notified and a state that could not be read or saved;
 	// secrets are scrubbed.
 	Errors []string `json:"errors"`
+}
+
+// APIStats is how a run used the OpenAPI.
+type APIStats struct {
+	Calls     int `json:"calls"`
+	Throttled int `json:"throttled"`
+	Retries   int `json:"retries"`
+	Failed    int `json:"failed"`
+	// Seconds is how long reading took.
+	Seconds float64 `json:"seconds"`
+	// MinQPS is the lowest rate the run slowed to after throttling.
+	MinQPS float64 `json:"min_qps"`
+}
+
+func apiStats(s alikafka.Stats) APIStats {
+	return APIStats{Calls: s.Calls, Throttled: s.Throttled, Retries: s.Retries, Failed: s.Failed, Seconds: s.Elapsed.Seconds(), MinQPS: s.MinRate}
+}
+
+// NotEvaluated is a group (or an instance's listing, Op GetConsumerList)
+// the run did not read because its time budget ran out.
+type NotEvaluated struct {
+	Region   string `json:"region"`
+	Instance string `json:"instance"`
+	Group    string `json:"group,omitempty"`
+	Op       string `json:"op"`
+	Reason   string `json:"reason"`
 }
 
 // Notification is one channel's message of this run.

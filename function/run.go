@@ -4,12 +4,15 @@
 package function
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,7 +50,10 @@ type Options struct {
 	Endpoint string
 	// HTTPClient posts to the chat webhooks; nil means a client with a 10 s timeout.
 	HTTPClient *http.Client
-	Logger     *slog.Logger
+	// NotifyOptions tune delivery (retry policy, pacing); nil means
+	// notify's defaults: retries on, webhooks paced process-wide.
+	NotifyOptions []notify.Option
+	Logger        *slog.Logger
 }
 
 // Run performs one run. Its error is non-nil only when the run could not
@@ -67,7 +73,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if file == nil {
 		var err error
 		if file, err = rules.Load(opts.RulesPath); err != nil {
-			return nil, &SetupError{Err: err}
+			// The monitor is blind until the file is fixed: say so on the
+			// channels the broken file still names, if it names any.
+			return tellRulesInvalid(ctx, opts, now, log, err), &SetupError{Err: err}
 		}
 	}
 	creds, err := credentials(opts.Credentials)
@@ -83,7 +91,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, &SetupError{Err: err}
 	}
 	rep.State = store.String()
-	prior, canSave, err := loadState(ctx, store, now, rep, log)
+	stored, err := loadState(ctx, store, rep, log)
 	if err != nil {
 		return nil, &SetupError{Err: err}
 	}
@@ -94,16 +102,39 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		rep.Missing = append(rep.Missing, lifecycle.GroupRef(m))
 		log.Warn("consumer group not found", "region", m.Region, "instance", m.Instance, "group", m.Group)
 	}
-	for _, f := range out.Failures {
-		where := f.Instance
-		if f.Group != "" {
-			where += " group " + f.Group
+	rep.API = apiStats(out.Stats)
+	// Replies the service should not have sent (negative offsets, absurd
+	// timestamps, duplicates) were repaired, not trusted: say so.
+	var anomalies []string
+	for _, g := range out.Snapshot.Groups {
+		for _, a := range g.Anomalies {
+			anomalies = append(anomalies, fmt.Sprintf("%s group %s: %s", g.Instance, g.Group, a))
 		}
-		rep.Errors = append(rep.Errors, scrub.string(fmt.Sprintf("%s %s: %v", f.Op, where, f.Err)))
+	}
+	if len(anomalies) > maxAnomalies {
+		anomalies = append(anomalies[:maxAnomalies], fmt.Sprintf("…and %d more anomalies in the service's replies", len(anomalies)-maxAnomalies))
+	}
+	rep.Warnings = append(rep.Warnings, anomalies...)
+	for _, f := range out.Failures {
+		rep.Errors = append(rep.Errors, scrub.string(fmt.Sprintf("%s %s: %v", f.Op, where(f), f.Err)))
 		log.Error("cannot read consumer progress", "op", f.Op, "region", f.Region, "instance", f.Instance, "group", f.Group, "error", scrub.string(f.Err.Error()))
 	}
+	for _, f := range out.NotEvaluated {
+		rep.NotEvaluated = append(rep.NotEvaluated, NotEvaluated{Region: f.Region, Instance: f.Instance, Group: f.Group, Op: f.Op, Reason: scrub.string(f.Err.Error())})
+	}
+	if n := len(out.NotEvaluated); n > 0 {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("%d consumer groups or listings not evaluated: %s (see not_evaluated)", n, scrub.string(out.NotEvaluated[0].Err.Error())))
+		log.Error("not evaluated for lack of time", "count", n, "first", where(out.NotEvaluated[0]), "reason", scrub.string(out.NotEvaluated[0].Err.Error()))
+	}
 
-	step := lifecycle.Step(prior, lifecycle.Input{File: file, Snapshot: out.Snapshot, Unread: unread(out), Now: now})
+	blind := blindSpots(out, scrub)
+	for _, b := range blind {
+		log.Error("backlog-alert cannot see an instance", "region", b.Region, "instance", b.Instance, "reason", b.Reason)
+	}
+	// Decoded only now, so that the decoded state is not held through the
+	// fetch: at 10,000 groups that keeps the peak memory down.
+	prior, canSave := stored.decode(ctx, store, now, rep, log)
+	step := lifecycle.Step(prior, lifecycle.Input{File: file, Snapshot: out.Snapshot, Unread: unread(out), Now: now, Blind: blind})
 	rep.UnknownAge = step.UnknownAge
 	rep.Gone = step.Gone
 	for _, g := range step.Gone {
@@ -151,26 +182,45 @@ func credentials(given *alikafka.Credentials) (alikafka.Credentials, error) {
 func fetch(ctx context.Context, opts Options, creds alikafka.Credentials, file *rules.File) alikafka.Outcome {
 	// A call in flight cannot be cancelled (the SDK takes no context), so its
 	// timeout must fit the budget too.
-	cfg := alikafka.Config{Credentials: creds, Endpoint: opts.Endpoint}
+	cfg := alikafka.Config{Credentials: creds, Endpoint: opts.Endpoint, QPS: file.API.QPS, Concurrency: file.API.Concurrency, Timeout: file.API.Timeout}
+	switch file.API.Retries {
+	case -1: // not set: the client's default
+	case 0:
+		cfg.Retries = -1 // never
+	default:
+		cfg.Retries = file.API.Retries
+	}
 	if deadline, ok := ctx.Deadline(); ok {
 		stop := fetchBudget(deadline, time.Now())
-		cfg.Timeout = min(alikafka.DefaultTimeout, max(time.Until(stop), time.Second))
+		cfg.Timeout = min(cmp.Or(cfg.Timeout, alikafka.DefaultTimeout), max(time.Until(stop), time.Second))
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, stop)
 		defer cancel()
 	}
 	sels := make([]alikafka.Selection, len(file.Rules))
 	for i, r := range file.Rules {
-		sels[i] = alikafka.Selection{Region: r.Region, Instance: r.Instance, Groups: r.Groups, Exclude: r.ExcludeGroups}
+		// LastTimestamp is expensive for the service: ask for it only where
+		// a stale threshold needs it.
+		sels[i] = alikafka.Selection{Region: r.Region, Instance: r.Instance, Groups: r.Groups, Exclude: r.ExcludeGroups, NeedTimestamps: r.Stale != nil}
 	}
 	return alikafka.Fetch(ctx, cfg, sels)
+}
+
+// maxAnomalies bounds the report's warnings about odd replies.
+const maxAnomalies = 20
+
+func where(f alikafka.Failure) string {
+	if f.Group != "" {
+		return f.Instance + " group " + f.Group
+	}
+	return f.Instance
 }
 
 // unread tells the lifecycle which groups this run could not see, so their
 // alerts are neither resolved nor declared gone.
 func unread(out alikafka.Outcome) func(region, instance, group string) bool {
 	groups, instances := map[[3]string]bool{}, map[[2]string]bool{}
-	for _, f := range out.Failures {
+	for _, f := range append(slices.Clone(out.Failures), out.NotEvaluated...) {
 		if f.Op == alikafka.OpList {
 			instances[[2]string{f.Region, f.Instance}] = true
 		} else {
@@ -194,7 +244,7 @@ func deliver(ctx context.Context, f *rules.File, step *lifecycle.Outcome, now ti
 	var mu sync.Mutex // guards step while deliveries are recorded
 	for i, box := range step.Outbox {
 		ch, _ := f.Channel(box.Channel)
-		n := newNotifier(ch, client)
+		n := newNotifier(ch, client, opts.NotifyOptions)
 		msg := notify.Message{Time: now, Items: make([]notify.Item, len(box.Items))}
 		for j, it := range box.Items {
 			msg.Items[j] = notify.Item{Kind: it.Kind, Alert: it.Alert}
@@ -230,11 +280,11 @@ func kinds(items []lifecycle.Item) map[rules.Kind]int {
 	return out
 }
 
-func newNotifier(ch rules.Channel, client *http.Client) notify.Notifier {
+func newNotifier(ch rules.Channel, client *http.Client, opts []notify.Option) notify.Notifier {
 	if ch.Type == rules.ChannelDingTalk {
-		return dingtalk.New(ch.WebhookURL, ch.Secret, ch.AtMobiles, client)
+		return dingtalk.New(ch.WebhookURL, ch.Secret, ch.AtMobiles, client, opts...)
 	}
-	return slack.New(ch.WebhookURL, client)
+	return slack.New(ch.WebhookURL, client, opts...)
 }
 
 // openStore picks the state location: --state or BACKLOG_ALERT_STATE, else
@@ -258,41 +308,55 @@ func openStore(opts Options, file *rules.File, creds alikafka.Credentials) (stat
 	})
 }
 
+// storedState is the prior state document as read, not yet decoded.
+type storedState struct {
+	data    []byte // nil: start from empty state
+	canSave bool
+}
+
 // loadState reads the prior state. Nothing there yet is an empty state. A
-// corrupt document is set aside and the run goes on from empty state. A
 // store that cannot be read is reported and the run goes on from empty
 // state without saving, so a passing outage does not wipe the real state.
-// Only a document from a newer version stops the run: overwriting it would
-// lose what that version knows.
-func loadState(ctx context.Context, store state.Store, now time.Time, rep *Report, log *slog.Logger) (prior *lifecycle.State, canSave bool, err error) {
+// Only a document from a newer version stops the run, before any API call:
+// overwriting it would lose what that version knows.
+func loadState(ctx context.Context, store state.Store, rep *Report, log *slog.Logger) (storedState, error) {
 	if store.Ephemeral() {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("state is kept in %s, which is lost when the instance is recycled: alerts may repeat and resolutions be missed; set BACKLOG_ALERT_STATE to an oss:// location or a NAS mount", store))
 	}
 	data, err := store.Load(ctx)
 	switch {
 	case errors.Is(err, state.ErrNotFound):
-		return lifecycle.New(), true, nil
+		return storedState{canSave: true}, nil
 	case err != nil:
 		msg := fmt.Sprintf("cannot read state from %s, continuing from empty state and not saving: %v", store, err)
 		rep.Errors = append(rep.Errors, msg)
 		log.Error("cannot read state", "error", msg)
-		return lifecycle.New(), false, nil
+		return storedState{}, nil
 	}
-	prior, err = lifecycle.Decode(data)
-	switch {
-	case errors.Is(err, lifecycle.ErrNewerVersion):
-		return nil, false, fmt.Errorf("%s: %w", store, err)
-	case err != nil:
-		where, asideErr := store.SetAside(ctx, now)
-		if asideErr != nil {
-			where = "could not be set aside: " + asideErr.Error()
-		}
-		msg := fmt.Sprintf("state in %s is corrupt (%v); kept aside as %s, continuing from empty state", store, err, where)
-		rep.Warnings = append(rep.Warnings, msg)
-		log.Warn("corrupt state set aside", "error", msg)
-		return lifecycle.New(), asideErr == nil, nil
+	if err := lifecycle.CheckNewer(data); err != nil {
+		return storedState{}, fmt.Errorf("%s: %w", store, err)
 	}
-	return prior, true, nil
+	return storedState{data: data, canSave: true}, nil
+}
+
+// decode turns the document into the prior state. A corrupt document is set
+// aside and the run goes on from empty state.
+func (s storedState) decode(ctx context.Context, store state.Store, now time.Time, rep *Report, log *slog.Logger) (*lifecycle.State, bool) {
+	if s.data == nil {
+		return lifecycle.New(), s.canSave
+	}
+	prior, err := lifecycle.Decode(s.data)
+	if err == nil {
+		return prior, true
+	}
+	where, asideErr := store.SetAside(ctx, now)
+	if asideErr != nil {
+		where = "could not be set aside: " + asideErr.Error()
+	}
+	msg := fmt.Sprintf("state in %s is corrupt (%v); kept aside as %s, continuing from empty state", store, err, where)
+	rep.Warnings = append(rep.Warnings, msg)
+	log.Warn("corrupt state set aside", "error", msg)
+	return lifecycle.New(), asideErr == nil
 }
 
 func saveState(ctx context.Context, store state.Store, st *lifecycle.State, now time.Time) error {
@@ -301,6 +365,42 @@ func saveState(ctx context.Context, store state.Store, st *lifecycle.State, now 
 		return err
 	}
 	return store.Save(ctx, data)
+}
+
+// tellRulesInvalid runs the monitor's own alerts alone when the rules file
+// cannot be loaded: the broken file's channels and state, if still usable,
+// hear "cannot see: the rules file is invalid" (once, with reminders), and
+// its resolution once the file is fixed. Nothing else in the state moves.
+func tellRulesInvalid(ctx context.Context, opts Options, now time.Time, log *slog.Logger, loadErr error) *Report {
+	file, err := rules.LoadMeta(opts.RulesPath)
+	if err != nil || opts.DryRun {
+		return nil
+	}
+	creds, _ := credentials(opts.Credentials) // only an OSS state needs them
+	scrub := newScrubber(append([]string{creds.AccessKeySecret, creds.SecurityToken}, file.Secrets...)...)
+	log = slog.New(scrub.handler(log.Handler()))
+	rep := &Report{Rules: file.Path, Time: now.UTC(), Alerts: []lifecycle.Alert{}, Errors: []string{scrub.string(loadErr.Error())}}
+	store, err := openStore(opts, file, creds)
+	if err != nil {
+		return nil
+	}
+	rep.State = store.String()
+	stored, err := loadState(ctx, store, rep, log)
+	if err != nil {
+		return nil
+	}
+	prior, canSave := stored.decode(ctx, store, now, rep, log)
+	first, _, _ := strings.Cut(loadErr.Error(), "\n")
+	step := lifecycle.Step(prior, lifecycle.Input{File: file, Now: now, MetaOnly: true,
+		Blind: []lifecycle.BlindSpot{{Instance: opts.RulesPath, Reason: scrub.string("the rules file is invalid: " + first)}}})
+	rep.Notifications = deliver(ctx, file, &step, now, opts, log, scrub)
+	rep.Alerts = append(rep.Alerts, step.Alerts...)
+	if canSave {
+		if err := saveState(ctx, store, step.State, now); err != nil {
+			rep.Errors = append(rep.Errors, scrub.string(fmt.Sprintf("saving state to %s: %v", store, err)))
+		}
+	}
+	return rep
 }
 
 // SetupError means the run could not start: bad rules, usage or credentials.

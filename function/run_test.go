@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/notify/chattest"
 	"github.com/backlog-alert/backlog-alert/progress"
 	"github.com/backlog-alert/backlog-alert/progress/alikafka"
@@ -29,6 +30,13 @@ const (
 )
 
 var now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+// fastDelivery retries as in production but with short waits and no pacing,
+// so that tests of many runs stay fast.
+var fastDelivery = []notify.Option{
+	notify.WithRetry(notify.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}),
+	notify.WithLimiter(nil),
+}
 
 // world is one run's surroundings: a fake alikafka endpoint, a chat sink and
 // a rules file pointing at both.
@@ -89,7 +97,7 @@ func newWorld(t *testing.T, rulesDoc string) *world {
 func (w *world) run(t *testing.T, mutate ...func(*Options)) *Report {
 	t.Helper()
 	opts := Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state,
-		Logger: slog.New(slog.NewJSONHandler(w.logs, nil))}
+		Logger: slog.New(slog.NewJSONHandler(w.logs, nil)), NotifyOptions: fastDelivery}
 	for _, m := range mutate {
 		m(&opts)
 	}
@@ -273,7 +281,7 @@ var signed = regexp.MustCompile(`Signature=[^*]`)
 // TestRunLeaksNoSecret runs a failing and a succeeding run and looks for every
 // secret in everything they produced: report, logs, chat messages.
 func TestRunLeaksNoSecret(t *testing.T) {
-	secrets := []string{akSecret, stsToken, signing, robot, "/services/"}
+	secrets := []string{akSecret, stsToken, signing, robot, "T000/B000"}
 	check := func(t *testing.T, w *world, rep *Report) {
 		t.Helper()
 		js, _ := json.Marshal(rep)
@@ -336,7 +344,7 @@ func TestRunStopsFetchingInTimeToNotify(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
 	start := time.Now()
-	rep, err := Run(ctx, Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state, Logger: slog.New(slog.NewJSONHandler(w.logs, nil))})
+	rep, err := Run(ctx, Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state, Logger: slog.New(slog.NewJSONHandler(w.logs, nil)), NotifyOptions: fastDelivery})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,10 +354,27 @@ func TestRunStopsFetchingInTimeToNotify(t *testing.T) {
 	if rep.Groups == 0 || rep.Groups == 40 {
 		t.Fatalf("read %d of 40 groups; want some but not all", rep.Groups)
 	}
-	if len(rep.Errors) != 40-rep.Groups || !strings.Contains(strings.Join(rep.Errors, "\n"), "deadline exceeded") {
-		t.Errorf("%d groups read, errors: %v", rep.Groups, rep.Errors)
+	if len(rep.NotEvaluated) != 40-rep.Groups || len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], "not evaluated") {
+		t.Errorf("%d groups read, %d not evaluated, errors: %v", rep.Groups, len(rep.NotEvaluated), rep.Errors)
+	}
+	for _, n := range rep.NotEvaluated {
+		if n.Group == "" || n.Reason == "" {
+			t.Errorf("not evaluated without group or reason: %+v", n)
+		}
 	}
 	if len(rep.Notifications) != 2 || !rep.Notifications[0].Sent || !rep.Notifications[1].Sent {
 		t.Errorf("notifications = %+v", rep.Notifications)
+	}
+}
+
+func TestRunReportsAnomalies(t *testing.T) {
+	w := newWorld(t, testRules)
+	odd := grp("orders-odd", 10, ago(time.Minute))
+	odd.Topics[0].Partitions[0].ConsumerOffset = -7
+	odd.Topics[0].Partitions[1].LastTimestamp = now.Add(400 * 24 * time.Hour).UnixMilli()
+	w.api.SetGroup(odd)
+	rep := w.run(t)
+	if rep.Groups != 1 || len(rep.Warnings) == 0 || !strings.Contains(strings.Join(rep.Warnings, "\n"), "orders-odd") {
+		t.Errorf("groups %d, warnings %v", rep.Groups, rep.Warnings)
 	}
 }

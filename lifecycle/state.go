@@ -114,19 +114,8 @@ var ErrNewerVersion = errors.New("state written by a newer version of backlog-al
 // an error the caller sets aside; one from a newer schema wraps
 // ErrNewerVersion and must not be overwritten.
 func Decode(data []byte) (*State, error) {
-	var head struct {
-		Version *int `json:"version"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("state is not valid JSON: %w", err)
-	}
-	switch {
-	case head.Version == nil:
-		return nil, errors.New("state has no version")
-	case *head.Version > SchemaVersion:
-		return nil, fmt.Errorf("%w (schema %d; this program reads up to %d): upgrade backlog-alert", ErrNewerVersion, *head.Version, SchemaVersion)
-	case *head.Version < 1:
-		return nil, fmt.Errorf("state has an invalid version %d", *head.Version)
+	if err := checkVersion(data); err != nil {
+		return nil, err
 	}
 	s := New()
 	if err := json.Unmarshal(data, s); err != nil {
@@ -151,9 +140,43 @@ func Decode(data []byte) (*State, error) {
 	return s, nil
 }
 
-// Encode writes the state document.
+// CheckNewer reports, without decoding the whole document, whether it was
+// written by a newer schema (an error wrapping ErrNewerVersion); anything
+// else, corrupt documents included, is left to Decode.
+func CheckNewer(data []byte) error {
+	if err := checkVersion(data); errors.Is(err, ErrNewerVersion) {
+		return err
+	}
+	return nil
+}
+
+func checkVersion(data []byte) error {
+	var head struct {
+		Version *int `json:"version"`
+	}
+	// Decoding into a struct with one field skips the rest cheaply.
+	if err := json.Unmarshal(data, &head); err != nil {
+		return fmt.Errorf("state is not valid JSON: %w", err)
+	}
+	switch {
+	case head.Version == nil:
+		return errors.New("state has no version")
+	case *head.Version > SchemaVersion:
+		return fmt.Errorf("%w (schema %d; this program reads up to %d): upgrade backlog-alert", ErrNewerVersion, *head.Version, SchemaVersion)
+	case *head.Version < 1:
+		return fmt.Errorf("state has an invalid version %d", *head.Version)
+	}
+	return nil
+}
+
+// Encode writes the state document. Trends are left out: they are
+// recomputed from the groups' history every run, and a copy per alert would
+// double the document at scale.
 func (s *State) Encode(now time.Time) ([]byte, error) {
 	s.Version, s.Saved = SchemaVersion, now.UTC()
+	for _, a := range s.Alerts {
+		a.Alert.Trend = nil
+	}
 	return json.Marshal(s)
 }
 

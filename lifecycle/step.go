@@ -19,7 +19,22 @@ type Input struct {
 	// neither resolved nor declared gone. Nil means every group was read.
 	Unread func(region, instance, group string) bool
 	Now    time.Time
+	// Blind lists what the monitor could not see in this run; each becomes
+	// an alert of MetaRule, told to the rules file's meta_notify channels.
+	Blind []BlindSpot
+	// MetaOnly steps the monitor's own alerts and leaves everything else as
+	// it was: for a run whose rules file could not be loaded.
+	MetaOnly bool
 }
+
+// BlindSpot is something the monitor could not see.
+type BlindSpot struct {
+	Region, Instance string
+	Reason           string
+}
+
+// MetaRule is the rule name of the alerts the monitor raises about itself.
+const MetaRule = "backlog-alert"
 
 // Alert is an alert as the report shows it.
 type Alert struct {
@@ -86,17 +101,27 @@ func Step(prior *State, in Input) Outcome {
 	if unread == nil {
 		unread = func(string, string, string) bool { return false }
 	}
-	ruleIndex := map[string]int{}
+	ruleIndex := map[string]int{MetaRule: -1}
 	for i := range in.File.Rules {
 		ruleIndex[in.File.Rules[i].Name] = i
 	}
+	meta := metaRule(in.File)
 	ruleOf := func(name string) *rules.Rule {
-		if i, ok := ruleIndex[name]; ok {
+		if name == MetaRule {
+			return meta
+		}
+		if i, ok := ruleIndex[name]; ok && !in.MetaOnly {
 			return &in.File.Rules[i]
 		}
 		return nil
 	}
-	res := rules.Evaluate(in.File.Rules, in.Snapshot, now)
+	// isMeta tells the monitor's own alerts; with MetaOnly nothing else is touched.
+	isMeta := func(a rules.Alert) bool { return a.Rule == MetaRule }
+	skip := func(a rules.Alert) bool { return in.MetaOnly && !isMeta(a) }
+	var res rules.Result
+	if !in.MetaOnly {
+		res = rules.Evaluate(in.File.Rules, in.Snapshot, now)
+	}
 
 	// Groups read in this run: history, and so the trend.
 	trends := map[string]*rules.Trend{}
@@ -178,6 +203,12 @@ func Step(prior *State, in Input) Outcome {
 		current[key] = held
 	}
 
+	for _, b := range in.Blind {
+		a := rules.Alert{Rule: MetaRule, Region: b.Region, Instance: b.Instance, Level: rules.LevelGroup,
+			Condition: rules.Blind, Severity: rules.Critical, Detail: b.Reason}
+		current[a.Key()] = a
+	}
+
 	out := Outcome{State: st}
 	for _, u := range res.UnknownAge {
 		if r := ruleOf(u.Rule); r != nil && r.Active(now) {
@@ -189,7 +220,7 @@ func Step(prior *State, in Input) Outcome {
 	// deleted, or no longer selected.
 	gone := map[string]bool{}
 	for gk, gs := range st.Groups {
-		if gs.LastSeen.Equal(now) || unread(gs.Region, gs.Instance, gs.Group) {
+		if in.MetaOnly || gs.LastSeen.Equal(now) || unread(gs.Region, gs.Instance, gs.Group) {
 			continue
 		}
 		if gs.GoneSince.IsZero() {
@@ -235,12 +266,19 @@ func Step(prior *State, in Input) Outcome {
 	}
 	// ...and of what held before and holds no more.
 	for key, as := range st.Alerts {
-		if _, holds := current[key]; holds {
+		if _, holds := current[key]; holds || skip(as.Alert) {
 			continue
 		}
 		rule := ruleOf(as.Alert.Rule)
 		gk := groupKey(as.Alert.Region, as.Alert.Instance, as.Alert.Group)
 		switch {
+		case isMeta(as.Alert):
+			// Sight is back: firing meta alerts resolve, pending ones go.
+			if as.FiringSince.IsZero() {
+				delete(st.Alerts, key)
+			} else if as.ResolvedAt.IsZero() {
+				as.ResolvedAt = now
+			}
 		case rule == nil:
 			delete(st.Alerts, key) // the rule was removed
 		case gone[gk] || unread(as.Alert.Region, as.Alert.Instance, as.Alert.Group) || !rule.Active(now):
@@ -270,9 +308,12 @@ func Step(prior *State, in Input) Outcome {
 	// Reconcile what each channel was told with what holds, and report.
 	outbox := map[string][]Item{}
 	for key, as := range st.Alerts {
+		if skip(as.Alert) {
+			continue
+		}
 		rule := ruleOf(as.Alert.Rule)
 		gk := groupKey(as.Alert.Region, as.Alert.Instance, as.Alert.Group)
-		if rule == nil || unread(as.Alert.Region, as.Alert.Instance, as.Alert.Group) {
+		if rule == nil || (!isMeta(as.Alert) && unread(as.Alert.Region, as.Alert.Instance, as.Alert.Group)) {
 			continue
 		}
 		report := Alert{Alert: as.Alert, State: stateOf(as)}
@@ -322,6 +363,14 @@ func Step(prior *State, in Input) Outcome {
 	}
 	slices.SortFunc(out.Alerts, func(a, b Alert) int { return compareAlerts(a.Alert, b.Alert, ruleIndex) })
 	return out
+}
+
+// metaRule is the rule of the monitor's own alerts: they fire at once, remind
+// and resolve like any alert, and go to the meta_notify channels.
+func metaRule(f *rules.File) *rules.Rule {
+	t := f.Defaults.Timing
+	t.For, t.SendResolved, t.ActiveHours = 0, true, nil
+	return &rules.Rule{Name: MetaRule, Notify: f.MetaNotify, Timing: t}
 }
 
 // due decides what a channel must hear about an alert now, if anything.

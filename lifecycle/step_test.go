@@ -383,3 +383,40 @@ func TestDecode(t *testing.T) {
 		t.Errorf("minimal document: %v %+v", err, s)
 	}
 }
+
+func (h *harness) runBlind(at time.Duration, metaOnly bool, blind []BlindSpot, groups ...progress.Group) []string {
+	h.t.Helper()
+	now := t0.Add(at)
+	// What the monitor cannot see, it could not read.
+	unread := func(string, string, string) bool { return len(blind) > 0 }
+	out := Step(h.state, Input{File: h.file, Snapshot: progress.Snapshot{Groups: groups}, Now: now, Blind: blind, MetaOnly: metaOnly, Unread: unread})
+	h.state = out.State
+	var sent []string
+	for _, ob := range out.Outbox {
+		for _, it := range ob.Items {
+			sent = append(sent, fmt.Sprintf("%s %s %s %s", ob.Channel, it.Kind, it.Alert.Instance, it.Alert.Detail))
+		}
+		out.State.Delivered(ob.Channel, ob.Items, now)
+	}
+	h.last = out
+	return sent
+}
+
+func TestMonitorBlindness(t *testing.T) {
+	h := newHarness(t, backlogRule+"    notify: [slack, ding]\n")
+	h.file.MetaNotify = []string{"ding"}
+	h.expect(h.run(0, g("a", 500, 0, -1)), "slack firing a backlog warning", "ding firing a backlog warning")
+	blind := []BlindSpot{{Region: "cn-hangzhou", Instance: "i", Reason: "credentials rejected (InvalidAccessKeyId.NotFound)"}}
+	// The rules file breaks: only the monitor's own alert moves; a's alert stays.
+	h.expect(h.runBlind(5*time.Minute, true, []BlindSpot{{Instance: "rules.yaml", Reason: "the rules file is invalid"}}),
+		"ding firing rules.yaml the rules file is invalid")
+	if len(h.state.Alerts) != 2 {
+		t.Fatalf("MetaOnly touched other alerts: %d in state", len(h.state.Alerts))
+	}
+	h.expect(h.runBlind(10*time.Minute, false, blind), "ding firing i credentials rejected (InvalidAccessKeyId.NotFound)", "ding resolved rules.yaml the rules file is invalid")
+	h.expect(h.runBlind(20*time.Minute, false, blind))
+	h.expect(h.runBlind(5*time.Hour, false, blind), "ding reminder i credentials rejected (InvalidAccessKeyId.NotFound)")
+	// Sight returns: the blindness resolves; a, unseen for hours, is due its reminder.
+	h.expect(h.runBlind(5*time.Hour+5*time.Minute, false, nil, g("a", 500, 0, -1)),
+		"slack reminder i ", "ding resolved i credentials rejected (InvalidAccessKeyId.NotFound)", "ding reminder i ")
+}

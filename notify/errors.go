@@ -65,9 +65,13 @@ func RetryableStatus(code int) bool {
 }
 
 // Retryable reports whether err says that trying again later may succeed:
-// an *HTTPError's classification, or any error in the chain with a
-// Retryable() bool method (slack-go's errors have one).
+// a *DeliveryError's verdict, else an *HTTPError's classification, or any
+// error in the chain with a Retryable() bool method (slack-go's errors have
+// one).
 func Retryable(err error) bool {
+	if de, ok := errors.AsType[*DeliveryError](err); ok {
+		return de.retry
+	}
 	if he, ok := errors.AsType[*HTTPError](err); ok {
 		return he.Retry
 	}

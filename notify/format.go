@@ -214,6 +214,13 @@ func MessageTone(items []Item) Tone {
 // "1 escalated, 2 firing, 1 resolved (1 critical)", where "critical" counts
 // the items that page.
 func Headline(items []Item) string {
+	isBlind := func(it Item) bool { return it.Alert.Condition == rules.Blind }
+	if len(items) > 0 && !slices.ContainsFunc(items, func(it Item) bool { return !isBlind(it) || !Firing(it) }) {
+		if len(items) == 1 {
+			return "backlog-alert cannot see " + items[0].Alert.Instance
+		}
+		return fmt.Sprintf("backlog-alert cannot see %d instances", len(items))
+	}
 	if !slices.ContainsFunc(items, func(it Item) bool { return KindOf(it) != rules.KindFiring }) {
 		return firingHeadline(items)
 	}
@@ -348,6 +355,9 @@ func Title(it Item) string {
 func Summarize(it Item) Summary {
 	a := it.Alert
 	kind := KindOf(it)
+	if a.Condition == rules.Blind {
+		return blindSummary(it, kind)
+	}
 	var lines []string
 	switch kind {
 	case rules.KindResolved:
@@ -379,6 +389,21 @@ func Summarize(it Item) Summary {
 		}
 	}
 	return Summary{Kind: kind, Severity: a.Severity, Title: Title(it), Subject: a.Where(), Lines: lines}
+}
+
+// blindSummary words the monitor's own alert: it cannot see an instance
+// (or its rules file), so its silence about it means nothing.
+func blindSummary(it Item, kind rules.Kind) Summary {
+	a := it.Alert
+	subject := "backlog-alert cannot see " + a.Instance
+	lines := []string{subject + ": " + a.Detail, "Until this resolves, no alert from it means nothing."}
+	if kind == rules.KindResolved {
+		lines = []string{"backlog-alert can see " + a.Instance + " again", "It was: " + a.Detail}
+	}
+	if a.Region != "" {
+		lines = append(lines, "Region "+a.Region)
+	}
+	return Summary{Kind: kind, Severity: a.Severity, Title: Title(it), Subject: subject, Lines: lines}
 }
 
 func firingLines(a rules.Alert) []string {

@@ -329,3 +329,19 @@ func TestTruncateMoreFit(t *testing.T) {
 		}
 	}
 }
+
+func TestBlindSummary(t *testing.T) {
+	a := rules.Alert{Rule: "backlog-alert", Instance: "alikafka_post-cn-x", Region: "cn-hangzhou", Condition: rules.Blind, Severity: rules.Critical,
+		Detail: "credentials rejected (InvalidAccessKeyId.NotFound)"}
+	firing := Summarize(Item{Kind: rules.KindFiring, Alert: a})
+	if firing.Subject != "backlog-alert cannot see alikafka_post-cn-x" || !strings.Contains(firing.Lines[0], "credentials rejected") {
+		t.Errorf("firing = %+v", firing)
+	}
+	if h := Headline([]Item{{Kind: rules.KindFiring, Alert: a}}); h != "backlog-alert cannot see alikafka_post-cn-x" {
+		t.Errorf("headline = %q", h)
+	}
+	resolved := Summarize(Item{Kind: rules.KindResolved, Alert: a})
+	if resolved.Title != "Resolved" || !strings.Contains(resolved.Lines[0], "can see alikafka_post-cn-x again") {
+		t.Errorf("resolved = %+v", resolved)
+	}
+}

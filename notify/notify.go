@@ -1,8 +1,9 @@
 // Package notify delivers alerts to chat channels. Each integration lives in
 // its own sub-package (slack, dingtalk) behind the small Notifier interface;
 // this package holds what they share: the message model, redaction of webhook
-// secrets, error classification and the wording of an alert, so that every
-// channel describes an alert the same way.
+// secrets, error classification, delivery (a Retrier that retries what is
+// worth retrying and a Limiter that paces each webhook) and the wording of
+// an alert, so that every channel describes an alert the same way.
 package notify
 
 import (
@@ -29,9 +30,12 @@ type Message struct {
 
 // Notifier sends a Message to one channel.
 type Notifier interface {
-	// Notify sends one HTTP message holding every item (or a summary of
-	// those that do not fit). A Message without items sends nothing. The
-	// error text never contains the webhook URL's secret parts.
+	// Notify sends one message holding every item (or a summary of those
+	// that do not fit), retrying failed requests as its retry policy
+	// allows and within ctx's deadline. A Message without items sends
+	// nothing. The error (a *DeliveryError from the integrations, see
+	// Attempts and Retryable) never contains the webhook URL's secret
+	// parts.
 	Notify(ctx context.Context, m Message) error
 	// Preview renders, for a person, exactly what Notify would send; "" when
 	// Notify would send nothing.

@@ -20,6 +20,12 @@ type Group struct {
 	// milliseconds; zero or negative means the service does not know.
 	LastTimestamp int64   `json:"last_timestamp"`
 	Topics        []Topic `json:"topics"`
+	// Anomalies describe what was wrong with the service's reply and how it
+	// was repaired (negative offsets taken as 0, implausible timestamps
+	// treated as unknown, duplicates collapsed, totals that disagree with
+	// their parts), one short sentence each, so a report can show why a
+	// figure may not be what the service said. Nil when the reply was sound.
+	Anomalies []string `json:"anomalies,omitempty"`
 }
 
 // Topic is one subscribed topic of a group.

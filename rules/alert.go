@@ -14,6 +14,8 @@ const (
 	// Stuck: there is lag and the committed offsets have not moved for at
 	// least a threshold, across runs (seconds).
 	Stuck Condition = "stuck"
+	// Blind: the monitor itself cannot see an instance (Detail says why).
+	Blind Condition = "blind"
 )
 
 // Severity of an alert; critical outranks warning.
@@ -62,6 +64,8 @@ type Alert struct {
 	Top []Contributor `json:"top,omitempty"`
 	// Trend is the group's recent history, when state is kept between runs.
 	Trend *Trend `json:"trend,omitempty"`
+	// Detail explains a blind alert: why the monitor cannot see.
+	Detail string `json:"detail,omitempty"`
 }
 
 // TopN bounds Alert.Top.

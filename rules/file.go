@@ -22,6 +22,11 @@ type File struct {
 	State    string
 	Defaults Defaults
 	Silences []Silence
+	// API tunes the OpenAPI calls; zero fields mean the client's defaults.
+	API API
+	// MetaNotify are the channels told when the monitor itself cannot see;
+	// by default every channel some rule notifies.
+	MetaNotify []string
 	// Channels in file order.
 	Channels []Channel
 	Rules    []Rule
@@ -35,6 +40,19 @@ type Defaults struct {
 	Region string
 	Notify []string
 	Timing
+}
+
+// API is how the run calls the OpenAPI.
+type API struct {
+	// QPS is calls per second across the run.
+	QPS float64
+	// Concurrency is how many calls may be in flight.
+	Concurrency int
+	// Timeout is per call.
+	Timeout time.Duration
+	// Retries is how often a call that failed transiently is tried again;
+	// -1 means not set.
+	Retries int
 }
 
 // Channel types.
@@ -108,6 +126,9 @@ func (f *File) Channel(name string) (Channel, bool) {
 // Load reads and validates a rules file, expanding ${NAME} from the process
 // environment.
 func Load(file string) (*File, error) {
+	if info, err := os.Stat(file); err == nil && info.Size() > MaxFileSize {
+		return nil, Errors{{File: file, Msg: fmt.Sprintf("the rules file is %d bytes; the limit is %d", info.Size(), MaxFileSize)}}
+	}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		var pe *os.PathError
@@ -119,6 +140,9 @@ func Load(file string) (*File, error) {
 	return Parse(file, data, os.LookupEnv)
 }
 
+// MaxFileSize bounds a rules file: a larger one is a mistake, not rules.
+const MaxFileSize = 1 << 20
+
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // The YAML library numbers parser errors from 0 and scanner errors from 1;
@@ -129,6 +153,9 @@ var yamlParserProblem = regexp.MustCompile(`^did not find expected (key|node con
 // ${NAME} values. The error, if any, is Errors: one line per problem, each
 // naming file, line and field.
 func Parse(file string, data []byte, getenv func(string) (string, bool)) (*File, error) {
+	if len(data) > MaxFileSize {
+		return nil, Errors{{File: file, Msg: fmt.Sprintf("the rules file is %d bytes; the limit is %d", len(data), MaxFileSize)}}
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -163,7 +190,7 @@ func Parse(file string, data []byte, getenv func(string) (string, bool)) (*File,
 
 func (r *reader) file0(n *yaml.Node) *File {
 	f := &File{}
-	top := r.mapping(n, "", "version", "state", "defaults", "channels", "silences", "rules")
+	top := r.mapping(n, "", "version", "state", "api", "defaults", "channels", "meta_notify", "silences", "rules")
 	if top == nil {
 		return f
 	}
@@ -185,6 +212,10 @@ func (r *reader) file0(n *yaml.Node) *File {
 	if v := top["silences"]; !isNull(v) {
 		f.Silences = r.silences(v)
 	}
+	f.API.Retries = -1
+	if v := top["api"]; !isNull(v) {
+		f.API = r.api(v)
+	}
 	if c := top["channels"]; isNull(c) {
 		r.fail(n, "channels", "missing: define at least one channel")
 	} else {
@@ -195,6 +226,10 @@ func (r *reader) file0(n *yaml.Node) *File {
 		names[i] = c.Name
 	}
 	r.checkNotify(top["defaults"], "defaults.notify", f.Defaults.Notify, names)
+	if v := top["meta_notify"]; v != nil {
+		f.MetaNotify = r.strList(v, "meta_notify")
+		r.checkNotify(v, "meta_notify", f.MetaNotify, names)
+	}
 
 	rs := top["rules"]
 	if isNull(rs) || rs.Kind == yaml.SequenceNode && len(rs.Content) == 0 {
@@ -218,7 +253,60 @@ func (r *reader) file0(n *yaml.Node) *File {
 		seen[rule.Name] = rn.Line
 		f.Rules = append(f.Rules, rule)
 	}
+	if top["meta_notify"] == nil {
+		f.MetaNotify = channelsInUse(f)
+	}
 	return f
+}
+
+// channelsInUse are the channels some rule notifies, in file order.
+func channelsInUse(f *File) []string {
+	var out []string
+	for _, c := range f.Channels {
+		for _, r := range f.Rules {
+			if contains(r.Notify, c.Name) {
+				out = append(out, c.Name)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (r *reader) api(n *yaml.Node) API {
+	a := API{Retries: -1}
+	m := r.mapping(n, "api", "qps", "concurrency", "timeout", "retries")
+	if m == nil {
+		return a
+	}
+	if v := m["qps"]; v != nil {
+		q, err := strconv.ParseFloat(v.Value, 64)
+		if v.Kind != yaml.ScalarNode || (v.Tag != "!!int" && v.Tag != "!!float") || err != nil || q <= 0 || q > 10000 {
+			r.fail(v, "api.qps", "must be a number of calls per second between 0 and 10000, not %s", v.Value)
+		}
+		a.QPS = q
+	}
+	if v := m["concurrency"]; v != nil {
+		if c, ok := r.positiveInt(v, "api.concurrency"); ok {
+			if c > 256 {
+				r.fail(v, "api.concurrency", "must be at most 256")
+			}
+			a.Concurrency = int(c)
+		}
+	}
+	if v := m["timeout"]; v != nil {
+		a.Timeout, _ = r.duration(v, "api.timeout")
+	}
+	if v := m["retries"]; v != nil {
+		if v.Kind != yaml.ScalarNode || v.Tag != "!!int" {
+			r.fail(v, "api.retries", "must be a whole number, not %s", kindName(v))
+		} else if n, err := strconv.Atoi(v.Value); err != nil || n < 0 || n > 10 {
+			r.fail(v, "api.retries", "must be between 0 and 10, not %s", v.Value)
+		} else {
+			a.Retries = n
+		}
+	}
+	return a
 }
 
 func (r *reader) defaults(n *yaml.Node) Defaults {
@@ -478,4 +566,49 @@ func matchAny(globs []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// LoadMeta reads only what the monitor needs to say that a rules file is
+// broken: its channels, meta_notify, defaults and state, ignoring the rest.
+// It is for when Load fails; it fails when those parts are broken too.
+func LoadMeta(file string) (*File, error) {
+	data, err := os.ReadFile(file)
+	if err != nil || len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s: cannot read it", file)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: not a YAML mapping", file)
+	}
+	top := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(doc.Content[0].Content); i += 2 {
+		top[doc.Content[0].Content[i].Value] = doc.Content[0].Content[i+1]
+	}
+	r := &reader{file: file, getenv: os.LookupEnv}
+	f := &File{Path: file, Defaults: Defaults{Timing: DefaultTiming}}
+	if v := top["state"]; v != nil {
+		f.State, _ = r.str(v, "state")
+	}
+	if v := top["defaults"]; !isNull(v) {
+		f.Defaults = r.defaults(v)
+	}
+	if v := top["channels"]; !isNull(v) {
+		f.Channels = r.channels(v)
+	}
+	for _, c := range f.Channels {
+		f.MetaNotify = append(f.MetaNotify, c.Name)
+	}
+	if v := top["meta_notify"]; v != nil {
+		f.MetaNotify = r.strList(v, "meta_notify")
+	}
+	if len(r.errs) > 0 || len(f.MetaNotify) == 0 {
+		return nil, fmt.Errorf("%s: no usable channels", file)
+	}
+	for _, name := range f.MetaNotify {
+		if _, ok := f.Channel(name); !ok {
+			return nil, fmt.Errorf("%s: meta_notify names an unknown channel", file)
+		}
+	}
+	f.Secrets = r.secrets
+	return f, nil
 }

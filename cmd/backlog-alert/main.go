@@ -19,13 +19,14 @@ import (
 	"github.com/backlog-alert/backlog-alert/function"
 	"github.com/backlog-alert/backlog-alert/function/awslambda"
 	"github.com/backlog-alert/backlog-alert/function/fc"
+	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/rules"
 )
 
 const usage = `backlog-alert: alerts when Alibaba Cloud Kafka consumer groups fall behind.
 
 Usage:
-  backlog-alert run      [--rules FILE] [--state LOC] [--now TIME] [--dry-run] [--json]
+  backlog-alert run      [--rules FILE] [--state LOC] [--now TIME] [--timeout D] [--dry-run] [--json]
                                                                one run: read, evaluate, notify, save state
   backlog-alert validate [--rules FILE]                        check a rules file and show what it watches
   backlog-alert state show [--state LOC] [--rules FILE]        print the stored alerts and their ages
@@ -46,6 +47,10 @@ BACKLOG_ALERT_ENDPOINT (a URL) sends every OpenAPI call to another endpoint.
 
 Exit codes: 0 completed, 1 completed with errors, 2 invalid rules, usage or credentials.
 `
+
+// deliveryOptions tune notification retries and pacing; nil is notify's
+// defaults. Tests shorten the waits.
+var deliveryOptions []notify.Option
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
@@ -157,6 +162,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	rulesFlag := fs.String("rules", "", "rules file (default $BACKLOG_ALERT_RULES, else ./rules.yaml)")
 	stateFlag := fs.String("state", "", "state location (default $BACKLOG_ALERT_STATE, else the rules file's state:, else $XDG_STATE_HOME/backlog-alert/state.json)")
 	nowFlag := fs.String("now", "", "evaluate as if at this RFC 3339 time (replays and tests)")
+	timeout := fs.Duration("timeout", 5*time.Minute, "the run's time budget: reading stops in time to notify and save state")
 	dryRun := fs.Bool("dry-run", false, "print the messages each channel would get; send nothing, save no state")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout")
 	if fs.Parse(args) != nil || fs.NArg() > 0 {
@@ -170,14 +176,20 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 			return function.ExitSetup
 		}
 	}
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
 	rep, err := function.Run(ctx, function.Options{
-		RulesPath:   rulesPath(*rulesFlag, getenv),
-		State:       stateLocation(*stateFlag, getenv),
-		OSSEndpoint: getenv("BACKLOG_ALERT_OSS_ENDPOINT"),
-		Now:         now,
-		DryRun:      *dryRun,
-		Endpoint:    getenv("BACKLOG_ALERT_ENDPOINT"),
-		Logger:      newLogger(stderr, getenv),
+		NotifyOptions: deliveryOptions,
+		RulesPath:     rulesPath(*rulesFlag, getenv),
+		State:         stateLocation(*stateFlag, getenv),
+		OSSEndpoint:   getenv("BACKLOG_ALERT_OSS_ENDPOINT"),
+		Now:           now,
+		DryRun:        *dryRun,
+		Endpoint:      getenv("BACKLOG_ALERT_ENDPOINT"),
+		Logger:        newLogger(stderr, getenv),
 	})
 	return finish(rep, err, *asJSON, stdout, stderr)
 }

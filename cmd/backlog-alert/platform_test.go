@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/notify/chattest"
 	"github.com/backlog-alert/backlog-alert/progress/alikafkatest"
 )
@@ -50,6 +51,11 @@ func buildBinary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	// Retries as in production, with short waits and no pacing.
+	deliveryOptions = []notify.Option{
+		notify.WithRetry(notify.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}),
+		notify.WithLimiter(nil),
+	}
 	code := m.Run()
 	if binary.path != "" {
 		os.RemoveAll(filepath.Dir(binary.path))

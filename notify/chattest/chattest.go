@@ -45,7 +45,8 @@ type Failure struct {
 	// RetryAfter, when > 0, is sent as the Retry-After header (seconds).
 	RetryAfter int
 	// Times is how many requests fail before the channel works again; 0
-	// means every request until Fail is called again.
+	// means every request until Fail is called again. It applies to
+	// DingTalkErrcode too.
 	Times int
 }
 
@@ -62,6 +63,7 @@ type Server struct {
 	secrets   map[string]string // DingTalk channel -> signing secret
 	failures  map[string]Failure
 	remaining map[string]int // failures left when Times > 0
+	attempts  map[string]int // requests per channel, rejected ones included
 }
 
 // NewServer starts a sink on 127.0.0.1. Close it when done.
@@ -72,6 +74,7 @@ func NewServer() *Server {
 		secrets:   map[string]string{},
 		failures:  map[string]Failure{},
 		remaining: map[string]int{},
+		attempts:  map[string]int{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /slack/services/{team}/{bot}/{name}", s.serveSlack)
@@ -138,6 +141,21 @@ func (s *Server) Received() []Received {
 	return out
 }
 
+// Attempts returns how many requests the channel called name has had, the
+// rejected ones (injected failures, bad signatures, invalid payloads)
+// included: what a client's retries cost the service.
+func (s *Server) Attempts(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attempts[name]
+}
+
+func (s *Server) count(name string) {
+	s.mu.Lock()
+	s.attempts[name]++
+	s.mu.Unlock()
+}
+
 // failure returns the injected failure for name, if one applies to this
 // request, and counts it.
 func (s *Server) failure(name string) (Failure, bool) {
@@ -171,6 +189,7 @@ func readBody(r *http.Request) ([]byte, error) {
 
 func (s *Server) serveSlack(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	s.count(name)
 	s.mu.Lock()
 	known := s.slack[name]
 	s.mu.Unlock()
@@ -210,6 +229,7 @@ func writeFailure(w http.ResponseWriter, f Failure) {
 
 func (s *Server) serveDingTalk(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	s.count(name)
 	q := r.URL.Query()
 	s.mu.Lock()
 	token, known := s.tokens[name]

@@ -92,6 +92,9 @@ func TestSlackFailureAndReadable(t *testing.T) {
 	if len(got) != 1 || got[0].Channel != "ops" || got[0].Kind != "slack" {
 		t.Fatalf("received %+v", got)
 	}
+	if n := s.Attempts("ops"); n != 3 {
+		t.Errorf("Attempts = %d, want the 2 rejected and the 1 accepted", n)
+	}
 	if r := got[0].Readable(); r != "Head\n\nctx\n\n*bold* line" {
 		t.Errorf("Readable = %q", r)
 	}
@@ -163,5 +166,12 @@ func TestDingTalk(t *testing.T) {
 	_, reply, _ := post(t, signed(now, sign("SECret", now)), good)
 	if !strings.Contains(reply, `"errcode":130101`) {
 		t.Errorf("injected errcode: %s", reply)
+	}
+	if _, reply, _ := post(t, signed(now, sign("SECret", now)), good); !strings.Contains(reply, `"errcode":0`) {
+		t.Errorf("after Times failures: %s", reply)
+	}
+	// Every request counts, whatever it was answered.
+	if n := s.Attempts("ops"); n != 11 {
+		t.Errorf("Attempts = %d, want 11", n)
 	}
 }

@@ -28,6 +28,10 @@ const (
 	maxReply   = 64 << 10
 )
 
+// Limit is DingTalk's rate limit for one robot: 20 messages a minute. A
+// robot that exceeds it is muted for ten minutes (errcode 130101).
+var Limit = notify.Limit{Events: 20, Per: time.Minute}
+
 // Notifier posts to one robot.
 type Notifier struct {
 	// Now is the clock for the signature's timestamp; tests replace it.
@@ -37,6 +41,7 @@ type Notifier struct {
 	secret    string
 	atMobiles []string
 	client    *http.Client
+	retrier   *notify.Retrier
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -45,8 +50,12 @@ var _ notify.Notifier = (*Notifier)(nil)
 // (https://oapi.dingtalk.com/robot/send?access_token=...). secret is the
 // robot's signing secret ("SEC..."), empty when the robot uses keywords or an
 // IP allow-list instead. atMobiles are @-mentioned when a message holds a
-// critical alert that is firing, escalated or a reminder (see notify.Pages). client may be nil (a client with a 10 s timeout is used).
-func New(url, secret string, atMobiles []string, client *http.Client) *Notifier {
+// critical alert that is firing, escalated or a reminder (see notify.Pages).
+// client may be nil (a client with a 10 s timeout is used). By default
+// failed posts are retried with notify.DefaultRetry and posts are paced by
+// notify.SharedLimiter() at Limit; opts change that (notify.WithRetry,
+// notify.WithLimiter).
+func New(url, secret string, atMobiles []string, client *http.Client, opts ...notify.Option) *Notifier {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -56,7 +65,7 @@ func New(url, secret string, atMobiles []string, client *http.Client) *Notifier 
 			mobiles = append(mobiles, m)
 		}
 	}
-	return &Notifier{Now: time.Now, url: url, secret: secret, atMobiles: mobiles, client: client}
+	return &Notifier{Now: time.Now, url: url, secret: secret, atMobiles: mobiles, client: client, retrier: notify.NewRetrier(opts...)}
 }
 
 type payload struct {
@@ -75,13 +84,24 @@ type at struct {
 	IsAtAll   bool     `json:"isAtAll"`
 }
 
-// Notify posts every item of m in one message. Errors are *notify.HTTPError
-// and never contain the access token, the signature or the secret.
+// Notify posts every item of m in one message, retrying busy (-1), too
+// fast (410100), 5xx and transport errors as the retry policy allows, and
+// errcode 130101 only if its ten-minute mute fits. The error is a
+// *notify.DeliveryError (see notify.Attempts) wrapping the last attempt's
+// *notify.HTTPError, and never contains the access token, the signature or
+// the secret.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	if len(m.Items) == 0 {
 		return nil
 	}
 	body := encode(n.build(m))
+	return n.retrier.Do(ctx, notify.Target{Service: "dingtalk", Key: n.url, Limit: Limit}, func(ctx context.Context) error {
+		return n.post(ctx, body)
+	})
+}
+
+// post makes one attempt, signed afresh.
+func (n *Notifier) post(ctx context.Context, body []byte) error {
 	target, sign := n.target()
 	secrets := []string{n.url, n.secret, sign}
 	if u, err := url.Parse(n.url); err == nil {
@@ -109,8 +129,8 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
 	if resp.StatusCode != http.StatusOK {
 		he := &notify.HTTPError{StatusCode: resp.StatusCode, Code: notify.Excerpt(raw, 200), Retry: notify.RetryableStatus(resp.StatusCode)}
-		if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
-			he.RetryAfter = time.Duration(s) * time.Second
+		if d, ok := notify.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			he.RetryAfter = d
 		}
 		return fail(he)
 	}
@@ -137,13 +157,24 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	return nil
 }
 
-// classify explains DingTalk's documented error codes.
+// classify explains DingTalk's documented error codes. Unknown codes are
+// not retried.
 func classify(code int) (hint string, retry bool, after time.Duration) {
 	switch {
 	case code == 310000:
 		return "check the robot's security settings: a keyword missing from the message, a wrong signing secret, a clock more than an hour off, or an IP not on the allow-list", false, 0
-	case code == 300001 || code == 300005:
+	case code == 300001 || code == 300005 || code == 400101:
 		return "the access_token is wrong or the robot was removed", false, 0
+	case code == 400106:
+		return "the robot does not exist: check the access_token", false, 0
+	case code == 400102:
+		return "the robot is disabled: enable it in the group's robot settings", false, 0
+	case code == 400013:
+		return "the group was dissolved: point the channel at another robot", false, 0
+	case code == 400105:
+		return "the message type is not supported", false, 0
+	case code == 40035:
+		return "a required parameter is missing or the JSON is invalid", false, 0
 	case code == 130101:
 		// The robot is then muted for ten minutes.
 		return "over 20 messages per minute for this robot", true, 10 * time.Minute

@@ -28,6 +28,9 @@ const (
 	secret = "SEC0123456789abcdef"
 )
 
+// fast retries without waiting long, so that tests stay quick.
+var fast = notify.RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond}
+
 func alert(group string, sev rules.Severity, lag int64) rules.Alert {
 	return rules.Alert{
 		Rule: "orders", Region: "cn-shanghai", Instance: "alikafka-post-1", Group: group,
@@ -202,7 +205,9 @@ func TestErrors(t *testing.T) {
 				u = sink.DingTalkURL(tc.name, token)
 				sink.Fail(tc.name, tc.fail)
 			}
-			err := dingtalk.New(u, "", nil, nil).Notify(context.Background(), m)
+			// One attempt: this is about how a failure reads; retries are
+			// TestRetry's.
+			err := dingtalk.New(u, "", nil, nil, notify.WithRetry(notify.NoRetry), notify.WithLimiter(nil)).Notify(context.Background(), m)
 			if err == nil || !strings.Contains(err.Error(), tc.text) {
 				t.Fatalf("err = %v, want %q", err, tc.text)
 			}
@@ -267,14 +272,14 @@ func TestTransportErrorHidesCredentials(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	n := dingtalk.New("http://"+addr+"/robot/send?access_token="+token, secret, nil, nil)
+	n := dingtalk.New("http://"+addr+"/robot/send?access_token="+token, secret, nil, nil, notify.WithRetry(fast), notify.WithLimiter(nil))
 	fixed := time.Now()
 	n.Now = func() time.Time { return fixed }
 	err = n.Notify(context.Background(), notify.Message{Items: firing(alert("g", rules.Critical, 20000))})
 	if err == nil || !notify.Retryable(err) {
 		t.Fatalf("err = %v, want a retryable transport error", err)
 	}
-	if !strings.Contains(err.Error(), "access_token=***&timestamp=***&sign=***") {
+	if !strings.Contains(err.Error(), "access_token=***&timestamp=***&sign=***") || !strings.HasSuffix(err.Error(), "; gave up after 4 attempts") {
 		t.Errorf("error = %v", err)
 	}
 	// The signature for this clock, computed as DingTalk documents it.

@@ -30,18 +30,25 @@ const (
 	colorGone     = "#9E9E9E" // grey
 )
 
+// Limit is Slack's rate limit for one incoming webhook: about one message
+// per second.
+var Limit = notify.Limit{Events: 1, Per: time.Second}
+
 // Notifier posts to one incoming webhook.
 type Notifier struct {
-	url    string
-	client *http.Client
+	url     string
+	client  *http.Client
+	retrier *notify.Retrier
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
 
 // New returns a Notifier for the webhook url. client may be nil (a client
 // with a 10 s timeout is used); New keeps its own copy, wrapping the
-// transport to read error bodies.
-func New(url string, client *http.Client) *Notifier {
+// transport to read error bodies. By default failed posts are retried with
+// notify.DefaultRetry and posts are paced by notify.SharedLimiter() at
+// Limit; opts change that (notify.WithRetry, notify.WithLimiter).
+func New(url string, client *http.Client, opts ...notify.Option) *Notifier {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -51,18 +58,28 @@ func New(url string, client *http.Client) *Notifier {
 		next = http.DefaultTransport
 	}
 	c.Transport = &captureTransport{next: next}
-	return &Notifier{url: url, client: &c}
+	return &Notifier{url: url, client: &c, retrier: notify.NewRetrier(opts...)}
 }
 
-// Notify posts every item of m in one message. Errors are *notify.HTTPError
-// (wrapping *slackgo.RateLimitedError on 429 with Retry-After) and never
-// contain the webhook's path.
+// Notify posts every item of m in one message, retrying 429s (after their
+// Retry-After), 5xx and transport errors as the retry policy allows. The
+// error is a *notify.DeliveryError (see notify.Attempts) wrapping the last
+// attempt's *notify.HTTPError (which wraps *slackgo.RateLimitedError on 429
+// with Retry-After), and never contains the webhook's path.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 	if len(m.Items) == 0 {
 		return nil
 	}
+	msg := n.message(m)
+	return n.retrier.Do(ctx, notify.Target{Service: "slack", Key: n.url, Limit: Limit}, func(ctx context.Context) error {
+		return n.post(ctx, msg)
+	})
+}
+
+// post makes one attempt.
+func (n *Notifier) post(ctx context.Context, msg *slackgo.WebhookMessage) error {
 	var c captured
-	err := slackgo.PostWebhookCustomHTTPContext(context.WithValue(ctx, captureKey{}, &c), n.url, n.client, n.message(m))
+	err := slackgo.PostWebhookCustomHTTPContext(context.WithValue(ctx, captureKey{}, &c), n.url, n.client, msg)
 	if err == nil {
 		return nil
 	}
@@ -94,10 +111,13 @@ func (n *Notifier) classify(ctx context.Context, err error, c captured) error {
 	}
 	he.Err = notify.RedactError(err, secrets...)
 	if c.status != 0 {
-		// A response arrived but slack-go could not read it (a 429 with
-		// an unparsable Retry-After, for one).
+		// A response arrived but slack-go could not read it: a 429 whose
+		// Retry-After is an HTTP date rather than seconds, for one.
 		he.StatusCode = c.status
 		he.Retry = notify.RetryableStatus(c.status)
+		if d, ok := notify.ParseRetryAfter(c.retryAfter, time.Now()); ok && c.status == http.StatusTooManyRequests {
+			he.RetryAfter = d
+		}
 		return he
 	}
 	he.Code = ""
@@ -260,8 +280,9 @@ type captureKey struct{}
 // that made the request (passed through the request's context, so
 // concurrent calls do not mix).
 type captured struct {
-	status int
-	body   []byte
+	status     int
+	body       []byte
+	retryAfter string // the Retry-After header
 }
 
 // captureTransport keeps the start of a non-2xx response body, which
@@ -277,7 +298,7 @@ func (t *captureTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	if c, ok := req.Context().Value(captureKey{}).(*captured); ok {
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, maxCapture))
-		c.status, c.body = resp.StatusCode, head
+		c.status, c.body, c.retryAfter = resp.StatusCode, head, resp.Header.Get("Retry-After")
 		resp.Body = struct {
 			io.Reader
 			io.Closer

@@ -21,6 +21,9 @@ import (
 
 var evalTime = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 
+// fast retries without waiting long, so that tests stay quick.
+var fast = notify.RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond}
+
 func alert(group string, sev rules.Severity, lag int64) rules.Alert {
 	return rules.Alert{
 		Rule: "orders", Region: "cn-hangzhou", Instance: "alikafka-post-1", Group: group,
@@ -252,9 +255,14 @@ func TestErrors(t *testing.T) {
 			if tc.fail != nil {
 				sink.Fail(tc.name, *tc.fail)
 			}
-			err := slack.New(hook, nil).Notify(context.Background(), m)
+			// One attempt: this is about how a failure reads; retries are
+			// TestRetry's.
+			err := slack.New(hook, nil, notify.WithRetry(notify.NoRetry), notify.WithLimiter(nil)).Notify(context.Background(), m)
 			if err == nil || err.Error() != tc.text {
 				t.Fatalf("err = %v, want %q", err, tc.text)
+			}
+			if n := notify.Attempts(err); n != 1 {
+				t.Errorf("Attempts = %d, want 1", n)
 			}
 			he, ok := errors.AsType[*notify.HTTPError](err)
 			if !ok || he.StatusCode != tc.status {
@@ -284,9 +292,12 @@ func TestTransportErrorHidesWebhook(t *testing.T) {
 	hook := "http://" + addr + "/services/T0SECRET/B0SECRET/XyZsEcReTtOkEn"
 	m := notify.Message{Items: firing(alert("g", rules.Warning, 20000))}
 
-	err = slack.New(hook, nil).Notify(context.Background(), m)
+	err = slack.New(hook, nil, notify.WithRetry(fast), notify.WithLimiter(nil)).Notify(context.Background(), m)
 	if err == nil {
 		t.Fatal("expected an error")
+	}
+	if !strings.HasSuffix(err.Error(), "; gave up after 4 attempts") || notify.Attempts(err) != 4 {
+		t.Errorf("error = %q (%d attempts), want it retried 4 times", err, notify.Attempts(err))
 	}
 	for _, secret := range []string{"T0SECRET", "B0SECRET", "XyZsEcReTtOkEn"} {
 		if strings.Contains(err.Error(), secret) {
@@ -300,7 +311,7 @@ func TestTransportErrorHidesWebhook(t *testing.T) {
 	// A cancelled caller is not worth a retry.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := slack.New(hook, nil).Notify(ctx, m); err == nil || notify.Retryable(err) || strings.Contains(err.Error(), "XyZsEcReTtOkEn") {
+	if err := slack.New(hook, nil, notify.WithRetry(fast), notify.WithLimiter(nil)).Notify(ctx, m); err == nil || notify.Retryable(err) || strings.Contains(err.Error(), "XyZsEcReTtOkEn") {
 		t.Errorf("cancelled: err = %v, retryable %v", err, notify.Retryable(err))
 	}
 }
@@ -321,8 +332,8 @@ func TestNothingToSend(t *testing.T) {
 func TestConcurrent(t *testing.T) {
 	sink := chattest.NewServer()
 	defer sink.Close()
-	ok := slack.New(sink.SlackURL("ok"), nil)
-	gone := slack.New(sink.URL+"/slack/services/T000/B000/gone", nil)
+	ok := slack.New(sink.SlackURL("ok"), nil, notify.WithLimiter(nil))
+	gone := slack.New(sink.URL+"/slack/services/T000/B000/gone", nil, notify.WithLimiter(nil))
 	m := notify.Message{Items: firing(alert("g", rules.Warning, 20000))}
 	errs := make(chan error, 16)
 	for i := range 16 {

@@ -2,13 +2,26 @@
 // Message Queue for Apache Kafka OpenAPI (GetConsumerList,
 // GetConsumerProgress) through the official SDK and fills progress.Snapshot.
 //
+// Fetch is built for thousands of groups a run: every call of a run draws
+// from one token bucket (Config.QPS) shared by Config.Concurrency workers,
+// throttling slows the whole run down and recovers gradually, transient
+// failures are retried with backoff, and what the run's deadline leaves
+// unread is reported as not evaluated rather than failed (see Fetch). Replies
+// are bounded (MaxReplyBytes) and checked: implausible figures are repaired
+// and reported in progress.Group.Anomalies (see sanitize.go).
+//
 // Every error it returns is redacted: the SDK's own errors quote the signed
 // request, AccessKeyId and SecurityToken included.
 package alikafka
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -18,7 +31,6 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
-	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/responses"
 	sdkalikafka "github.com/aliyun/alibaba-cloud-sdk-go/services/alikafka"
@@ -26,10 +38,42 @@ import (
 	"github.com/backlog-alert/backlog-alert/progress"
 )
 
-// Defaults for Config.
+// Defaults for Config, and the constants behind them.
 const (
-	DefaultConcurrency = 4
-	DefaultTimeout     = 10 * time.Second
+	// DefaultQPS is the default rate of calls for a whole Fetch. The service
+	// documents no limit for these calls; ten a second reads 3,000 groups in
+	// five minutes and is far from any limit seen so far.
+	DefaultQPS = 10.0
+	// DefaultTimeout bounds each call (connecting, sending, reading the
+	// reply). A healthy call takes well under a second; a call that has not
+	// answered in five is better retried than waited for.
+	DefaultTimeout = 5 * time.Second
+	// DefaultRetries is how many times a call that failed transiently is
+	// tried again, beyond its first attempt.
+	DefaultRetries = 3
+
+	// The default Concurrency is QPS × LatencyBudget, rounded up and kept
+	// between MinConcurrency and MaxConcurrency. By Little's law a run paced
+	// at QPS calls a second that take L seconds each has QPS × L calls in
+	// flight on average, so QPS × LatencyBudget workers keep the limiter, not
+	// the latency, as what bounds the run for calls of up to 500 ms, twice a
+	// typical OpenAPI round trip. Workers beyond that only wait for the
+	// limiter, which costs one goroutine, one idle SDK client and one
+	// connection each; 64 bounds the connections one run opens.
+	LatencyBudget  = 500 * time.Millisecond
+	MinConcurrency = 4
+	MaxConcurrency = 64
+
+	// RetryBaseDelay and RetryMaxDelay shape the backoff before a retry:
+	// RetryBaseDelay × 2^(n-1) before the n-th retry, at most RetryMaxDelay,
+	// of which a random half is waited (so workers do not retry in step).
+	RetryBaseDelay = 200 * time.Millisecond
+	RetryMaxDelay  = 5 * time.Second
+
+	// MaxReplyBytes bounds a reply: a larger one is an error, read no
+	// further. A group with 10,000 partitions is about 1 MiB.
+	MaxReplyBytes = 8 << 20
+
 	// listPageSize is the GetConsumerList page size.
 	listPageSize = 100
 	// maxListPages bounds listing should the service ignore CurrentPage.
@@ -38,25 +82,57 @@ const (
 	sdkConnectTimeout = 5 * time.Second
 )
 
-// Config says how to reach the OpenAPI.
+// DefaultConcurrency is the Concurrency Config uses for a given QPS:
+// ceil(qps × LatencyBudget), between MinConcurrency and MaxConcurrency.
+func DefaultConcurrency(qps float64) int {
+	n := math.Ceil(qps * LatencyBudget.Seconds())
+	if !(n >= MinConcurrency) { // also NaN
+		return MinConcurrency
+	}
+	return int(min(n, MaxConcurrency))
+}
+
+// Config says how to reach the OpenAPI and how hard to use it.
 type Config struct {
 	Credentials Credentials
 	// Endpoint, when set, is a URL such as "http://127.0.0.1:18080" that every
 	// region's calls go to (scheme and host only). Empty means
 	// https://alikafka.<region>.aliyuncs.com.
 	Endpoint string
-	// Concurrency is the number of parallel calls in Fetch; default 4.
+	// QPS is the rate of calls across a whole Fetch, every region, instance,
+	// GetConsumerList page and retry included; default DefaultQPS. Fetch
+	// lowers it for the rest of the run when the service throttles, and
+	// raises it back gradually. It must be finite; other values, zero and
+	// negative ones take the default.
+	QPS float64
+	// Concurrency is the number of workers in Fetch, each with its own SDK
+	// client; default DefaultConcurrency(QPS).
 	Concurrency int
-	// Timeout bounds each call; default 10s.
+	// Timeout bounds each call; default DefaultTimeout.
 	Timeout time.Duration
+	// Retries is how many times Fetch retries a call that failed transiently
+	// (0 takes DefaultRetries; negative means never). Throttled calls are
+	// retried without spending it, for as long as ctx's deadline allows; a
+	// ctx without a deadline gives a call 10 throttled attempts more before
+	// it fails, so that a run cannot wait forever.
+	Retries int
 }
 
 func (cfg Config) withDefaults() Config {
+	if !(cfg.QPS > 0) || math.IsInf(cfg.QPS, 1) {
+		cfg.QPS = DefaultQPS
+	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = DefaultConcurrency
+		cfg.Concurrency = DefaultConcurrency(cfg.QPS)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	switch {
+	case cfg.Retries == 0:
+		cfg.Retries = DefaultRetries
+	case cfg.Retries < 0:
+		cfg.Retries = 0
 	}
 	return cfg
 }
@@ -80,10 +156,16 @@ func (cfg Config) endpoint(region string) (scheme, host string, err error) {
 // is NOT safe for concurrent use (the SDK writes timeouts and transport
 // fields on every request): use one Client per goroutine.
 type Client struct {
-	sdk    *sdkalikafka.Client
-	region string
-	creds  Credentials // kept to scrub these exact values from errors
+	sdk       *sdkalikafka.Client
+	region    string
+	creds     Credentials // kept to scrub these exact values from errors
+	transport *http.Transport
 }
+
+// CloseIdleConnections closes the client's kept-alive connections; Fetch
+// calls it when done, so that a long-running process does not keep one
+// connection per worker of every past run.
+func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
 
 // newClientMu serialises SDK client construction: NewClientWithOptions
 // lazily initialises a package-level endpoint map without a lock, which races
@@ -119,28 +201,130 @@ func NewClient(region string, cfg Config) (*Client, error) {
 	c.Domain = host
 	// Client-level timeouts: a per-request timeout would stick to the SDK
 	// client and silently apply to later requests anyway.
+	connect := min(cfg.Timeout, sdkConnectTimeout)
 	c.SetReadTimeout(cfg.Timeout)
-	c.SetConnectTimeout(min(cfg.Timeout, sdkConnectTimeout))
-	return &Client{sdk: c, region: region, creds: cr}, nil
+	c.SetConnectTimeout(connect)
+	// Our own transport, so that a reply's size is bounded before the SDK
+	// reads it whole. The SDK only configures an *http.Transport, so this one
+	// carries what it would have set: the connect timeout and proxies from
+	// the environment (HTTPS_PROXY, NO_PROXY).
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: connect,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        4,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	c.SetTransport(&limitedTransport{base: tr, limit: MaxReplyBytes})
+	return &Client{sdk: c, region: region, creds: cr, transport: tr}, nil
 }
+
+// errReplyTooLarge ends reading a reply over MaxReplyBytes.
+var errReplyTooLarge = errors.New("reply too large")
+
+// limitedTransport refuses replies over limit bytes: by their Content-Length
+// at once, else while they are read.
+type limitedTransport struct {
+	base  *http.Transport
+	limit int64
+}
+
+func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.ContentLength > t.limit {
+		resp.Body.Close()
+		return nil, errReplyTooLarge
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: t.limit}
+	return resp, nil
+}
+
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// At the limit: anything more is too much, the end is fine.
+		var one [1]byte
+		if n, err := b.rc.Read(one[:]); n > 0 {
+			return 0, errReplyTooLarge
+		} else {
+			return 0, err
+		}
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // Region is the region the client calls.
 func (c *Client) Region() string { return c.region }
 
 // ListGroups returns the names of all consumer groups of an instance, reading
-// every page of GetConsumerList, sorted.
+// every page of GetConsumerList, sorted. It makes one attempt per page, with
+// no pacing: Fetch adds those.
 func (c *Client) ListGroups(instance string) ([]string, error) {
+	return c.listGroups(context.Background(), instance, once)
+}
+
+// ProgressOption changes how Progress reads a group.
+type ProgressOption func(*progressOptions)
+
+type progressOptions struct{ hideTimestamps bool }
+
+// HideLastTimestamp asks the service not to compute LastTimestamp, which is
+// expensive for it: the request carries HideLastTimestamp=true (a parameter
+// the SDK's struct lacks; it is sent and signed as a query parameter), and
+// the reply's timestamps are unknown (-1 or 0).
+func HideLastTimestamp() ProgressOption {
+	return func(o *progressOptions) { o.hideTimestamps = true }
+}
+
+// Progress reads one group with GetConsumerProgress, in one attempt. A group
+// that does not exist gives an *APIError with Code CodeGroupNotFound (see
+// IsGroupNotFound). The reply is checked and repaired where it is implausible
+// (see Group.Anomalies); topics are sorted by name and partitions by number.
+func (c *Client) Progress(instance, group string, opts ...ProgressOption) (progress.Group, error) {
+	var o progressOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return c.progress(context.Background(), instance, group, o, once)
+}
+
+// caller makes one logical call out of attempts: once, or paced and retried
+// by a Fetch's runner. attempt is a single request.
+type caller func(ctx context.Context, attempt func() error) error
+
+func once(_ context.Context, attempt func() error) error { return attempt() }
+
+func (c *Client) listGroups(ctx context.Context, instance string, do caller) ([]string, error) {
 	if instance == "" {
 		return nil, errors.New("alikafka: empty instance ID")
 	}
 	seen := map[string]bool{}
 	for page := 1; page <= maxListPages; page++ {
-		req := sdkalikafka.CreateGetConsumerListRequest()
-		req.InstanceId = instance
-		req.CurrentPage = requests.NewInteger(page)
-		req.PageSize = requests.NewInteger(listPageSize)
 		var body listBody
-		if err := c.call(req, sdkalikafka.CreateGetConsumerListResponse(), &body); err != nil {
+		err := do(ctx, func() error {
+			req := sdkalikafka.CreateGetConsumerListRequest()
+			req.InstanceId = instance
+			req.CurrentPage = requests.NewInteger(page)
+			req.PageSize = requests.NewInteger(listPageSize)
+			body = listBody{}
+			return c.call(req, &body)
+		})
+		if err != nil {
 			return nil, err
 		}
 		added := 0
@@ -153,7 +337,7 @@ func (c *Client) ListGroups(instance string) ([]string, error) {
 		// Stop at the last page. "No new names" also ends the loop when a
 		// service version ignores CurrentPage and repeats the whole list.
 		short := len(body.ConsumerList) < listPageSize
-		if added == 0 || (body.Total > 0 && len(seen) >= int(body.Total)) || (body.Total <= 0 && short) {
+		if added == 0 || (body.Total > 0 && len(seen) >= int(min(body.Total, math.MaxInt32))) || (body.Total <= 0 && short) {
 			break
 		}
 	}
@@ -165,49 +349,25 @@ func (c *Client) ListGroups(instance string) ([]string, error) {
 	return names, nil
 }
 
-// Progress reads one group with GetConsumerProgress. A group that does not
-// exist gives an *APIError with Code CodeGroupNotFound (see IsGroupNotFound).
-// Topics are sorted by name and partitions by number.
-func (c *Client) Progress(instance, group string) (progress.Group, error) {
+func (c *Client) progress(ctx context.Context, instance, group string, o progressOptions, do caller) (progress.Group, error) {
 	if instance == "" || group == "" {
 		return progress.Group{}, errors.New("alikafka: empty instance ID or group")
 	}
-	req := sdkalikafka.CreateGetConsumerProgressRequest()
-	req.InstanceId = instance
-	req.ConsumerId = group
 	var body progressBody
-	if err := c.call(req, sdkalikafka.CreateGetConsumerProgressResponse(), &body); err != nil {
+	err := do(ctx, func() error {
+		req := sdkalikafka.CreateGetConsumerProgressRequest()
+		req.InstanceId = instance
+		req.ConsumerId = group
+		if o.hideTimestamps {
+			req.QueryParams["HideLastTimestamp"] = "true"
+		}
+		body = progressBody{}
+		return c.call(req, &body)
+	})
+	if err != nil {
 		return progress.Group{}, err
 	}
-	cp := body.ConsumerProgress
-	g := progress.Group{
-		Region:        c.region,
-		Instance:      instance,
-		Group:         group,
-		TotalDiff:     int64(cp.TotalDiff),
-		LastTimestamp: int64(cp.LastTimestamp),
-		Topics:        make([]progress.Topic, 0, len(cp.TopicList)),
-	}
-	for _, t := range cp.TopicList {
-		pt := progress.Topic{
-			Topic:         string(t.Topic),
-			TotalDiff:     int64(t.TotalDiff),
-			LastTimestamp: int64(t.LastTimestamp),
-			Partitions:    make([]progress.Partition, 0, len(t.OffsetList)),
-		}
-		for _, o := range t.OffsetList {
-			pt.Partitions = append(pt.Partitions, progress.Partition{
-				Partition:      int(o.Partition),
-				BrokerOffset:   int64(o.BrokerOffset),
-				ConsumerOffset: int64(o.ConsumerOffset),
-				LastTimestamp:  int64(o.LastTimestamp),
-			})
-		}
-		slices.SortFunc(pt.Partitions, func(a, b progress.Partition) int { return a.Partition - b.Partition })
-		g.Topics = append(g.Topics, pt)
-	}
-	slices.SortFunc(g.Topics, func(a, b progress.Topic) int { return strings.Compare(a.Topic, b.Topic) })
-	return g, nil
+	return toGroup(c.region, instance, group, body.ConsumerProgress, time.Now()), nil
 }
 
 // replyBody is a decoded reply that can tell whether the service reported a
@@ -218,22 +378,24 @@ type replyBody interface{ check(status int) error }
 // path every call takes, so that later rate limiting and retries wrap one
 // function; every error it returns is an *APIError or a redacted transport
 // error.
-func (c *Client) call(req requests.AcsRequest, resp responses.AcsResponse, body replyBody) (err error) {
+func (c *Client) call(req requests.AcsRequest, body replyBody) (err error) {
 	defer func() {
 		// The SDK type-asserts fields of error bodies (a numeric "Code" in
 		// an HTTP error panics); one odd reply must not crash a whole run.
 		if r := recover(); r != nil {
-			err = &transportError{msg: "alikafka: SDK panic: " + c.redact(truncate(fmt.Sprint(r)))}
+			err = &transportError{msg: "alikafka: SDK panic: " + c.redact(truncate(fmt.Sprint(r))), permanent: true}
 		}
 	}()
-	if err := c.sdk.DoAction(req, resp); err != nil && !isJSONUnmarshalError(err) {
-		// SDK.JsonUnmarshalError only means the SDK's structs could not hold
-		// the reply; decodeBody below reads it from the raw bytes.
+	// A CommonResponse keeps the SDK from decoding the reply itself: its
+	// structs cannot hold every shape the service sends (see decode.go), and
+	// decoding twice would double the work of large replies.
+	resp := responses.NewCommonResponse()
+	if err := c.sdk.DoAction(req, resp); err != nil {
 		return c.classify(err)
 	}
 	if err := decodeBody(resp.GetHttpContentBytes(), body); err != nil {
 		return &transportError{msg: fmt.Sprintf("alikafka: cannot decode %s reply (HTTP %d): %s",
-			req.GetActionName(), resp.GetHttpStatus(), c.redact(truncate(err.Error())))}
+			req.GetActionName(), resp.GetHttpStatus(), c.redact(truncate(err.Error()))), permanent: true}
 	}
 	if err := body.check(resp.GetHttpStatus()); err != nil {
 		var ae *APIError
@@ -243,9 +405,4 @@ func (c *Client) call(req requests.AcsRequest, resp responses.AcsResponse, body 
 		return err
 	}
 	return nil
-}
-
-func isJSONUnmarshalError(err error) bool {
-	var ce *sdkerrors.ClientError
-	return errors.As(err, &ce) && ce.ErrorCode() == sdkerrors.JsonUnmarshalErrorCode
 }

@@ -44,11 +44,13 @@ func (h header) check(status int) error {
 
 type progressBody struct {
 	header
-	ConsumerProgress struct {
-		TotalDiff     flexInt           `json:"TotalDiff"`
-		LastTimestamp flexInt           `json:"LastTimestamp"`
-		TopicList     nested[topicJSON] `json:"TopicList"`
-	} `json:"ConsumerProgress"`
+	ConsumerProgress progressJSON `json:"ConsumerProgress"`
+}
+
+type progressJSON struct {
+	TotalDiff     flexInt           `json:"TotalDiff"`
+	LastTimestamp flexInt           `json:"LastTimestamp"`
+	TopicList     nested[topicJSON] `json:"TopicList"`
 }
 
 type topicJSON struct {
@@ -60,10 +62,12 @@ type topicJSON struct {
 
 func (topicJSON) listKey() string { return "TopicList" }
 
+// offsetJSON tells absent numbers from zeros: a partition without its number
+// or offsets is reported, not silently read as partition 0 at offset 0.
 type offsetJSON struct {
-	Partition      flexInt `json:"Partition"`
-	BrokerOffset   flexInt `json:"BrokerOffset"`
-	ConsumerOffset flexInt `json:"ConsumerOffset"`
+	Partition      optInt  `json:"Partition"`
+	BrokerOffset   optInt  `json:"BrokerOffset"`
+	ConsumerOffset optInt  `json:"ConsumerOffset"`
 	LastTimestamp  flexInt `json:"LastTimestamp"`
 }
 
@@ -82,8 +86,13 @@ type consumerJSON struct {
 func (consumerJSON) listKey() string { return "ConsumerVO" }
 
 // decodeBody unmarshals a reply into v, unwrapping a single top-level
-// "<Action>Response" object when present.
+// "<Action>Response" object when present. Its work is bounded: a reply over
+// MaxReplyBytes is refused, and encoding/json refuses nesting deeper than
+// 10,000 levels; every list and number type here decodes in linear time.
 func decodeBody(body []byte, v any) error {
+	if len(body) > MaxReplyBytes {
+		return fmt.Errorf("reply of %d bytes is over the %d MiB limit", len(body), MaxReplyBytes>>20)
+	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
 		return err
@@ -168,11 +177,33 @@ func (n *flexInt) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	// Some encoders print large integers as floats (1.566874931671e+12).
+	// float64(math.MaxInt64) is 2^63, which does not fit: >= excludes it.
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt64 {
+	if err != nil || f != math.Trunc(f) || math.Abs(f) >= math.MaxInt64 {
 		return fmt.Errorf("not an integer: %.30s", s)
 	}
 	*n = flexInt(f)
+	return nil
+}
+
+// optInt is a flexInt that remembers whether it was present (null counts as
+// absent).
+type optInt struct {
+	v   int64
+	set bool
+}
+
+func (o *optInt) UnmarshalJSON(b []byte) error {
+	t := string(bytes.TrimSpace(b))
+	if unq, err := strconv.Unquote(t); t == "null" || (err == nil && strings.TrimSpace(unq) == "") {
+		*o = optInt{}
+		return nil
+	}
+	var n flexInt
+	if err := n.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*o = optInt{v: int64(n), set: true}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
@@ -42,6 +43,70 @@ func IsGroupNotFound(err error) bool {
 	return errors.As(err, &e) && e.Code == CodeGroupNotFound
 }
 
+// Class says what a failed call's error means for retrying it.
+type Class int
+
+const (
+	// Permanent errors are answers: retrying would get the same one (the
+	// group does not exist, the credentials are wrong, the request is
+	// invalid, the reply cannot be read). Unknown errors are permanent too.
+	Permanent Class = iota
+	// Transient errors may well not happen again: HTTP 5xx, timeouts and
+	// other transport errors, ONS_SYSTEM_ERROR, ServiceUnavailable,
+	// InternalError. They are retried with backoff, up to Config.Retries.
+	Transient
+	// Throttled means the service refused the call for its rate: Throttling,
+	// Throttling.* (Throttling.User, Throttling.Api, ...),
+	// ONS_SYSTEM_FLOW_CONTROL, or HTTP 429. Fetch slows the whole run down and
+	// retries the call without spending its Retries.
+	Throttled
+)
+
+func (c Class) String() string {
+	switch c {
+	case Transient:
+		return "transient"
+	case Throttled:
+		return "throttled"
+	}
+	return "permanent"
+}
+
+// Classify tells how err, as returned by a Client, should be handled. It is
+// the one place where error codes and statuses are interpreted for retrying;
+// nil and errors of unknown types are Permanent.
+func Classify(err error) Class {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.class()
+	}
+	var te *transportError
+	if errors.As(err, &te) && !te.permanent {
+		return Transient
+	}
+	return Permanent
+}
+
+func (e *APIError) class() Class {
+	code := e.Code
+	is := func(name string) bool { return code == name || strings.HasPrefix(code, name+".") }
+	switch {
+	case e.HTTPStatus == 429 || is("Throttling") || code == "ONS_SYSTEM_FLOW_CONTROL":
+		return Throttled
+	case e.HTTPStatus >= 500 || e.HTTPStatus == 408,
+		code == "ONS_SYSTEM_ERROR", is("ServiceUnavailable"), is("InternalError"),
+		// The SDK signs every attempt with a fresh nonce: a reused one (a
+		// proxy repeating a request) is not repeated by a retry.
+		code == "SignatureNonceUsed":
+		return Transient
+	}
+	// A business reply may carry an HTTP-like number as its Code.
+	if n, err := strconv.Atoi(code); err == nil && n >= 500 && n < 600 {
+		return Transient
+	}
+	return Permanent
+}
+
 // transportError is any failure that is not the service's answer: network
 // errors, timeouts, unreadable replies. Its text is redacted because the SDK's
 // errors quote the whole signed URL.
@@ -49,6 +114,9 @@ type transportError struct {
 	msg     string
 	cause   error // never the *url.Error itself: its URL carries the credentials
 	timeout bool
+	// permanent marks failures a retry would repeat: a reply that cannot be
+	// decoded or is too large, an SDK panic.
+	permanent bool
 }
 
 func (e *transportError) Error() string { return e.msg }
@@ -67,6 +135,9 @@ const maxMessage = 512
 func (c *Client) classify(err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, errReplyTooLarge) {
+		return &transportError{msg: fmt.Sprintf("alikafka: the reply is larger than %d MiB; not read", MaxReplyBytes>>20), cause: errReplyTooLarge, permanent: true}
 	}
 	var se *sdkerrors.ServerError
 	if errors.As(err, &se) {

@@ -3,11 +3,13 @@ package alikafka
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/backlog-alert/backlog-alert/progress"
 )
@@ -28,6 +30,11 @@ type Selection struct {
 	Groups []string
 	// Exclude are globs removed from the result, named groups included.
 	Exclude []string
+	// NeedTimestamps says the selection judges LastTimestamp (staleness).
+	// A group that no selection needing timestamps selects is read with
+	// HideLastTimestamp=true, which spares the service computing them; its
+	// timestamps are then unknown.
+	NeedTimestamps bool
 }
 
 // GroupRef names one consumer group.
@@ -46,6 +53,25 @@ func (f Failure) String() string {
 	return fmt.Sprintf("%s %s/%s/%s: %v", f.Op, f.Region, f.Instance, f.Group, f.Err)
 }
 
+// Stats describe how a Fetch used the API.
+type Stats struct {
+	// Calls is every request sent, retries included.
+	Calls int
+	// Throttled is how many replies were throttling.
+	Throttled int
+	// Retries is how many requests repeated an earlier one, after
+	// throttling or a transient failure.
+	Retries int
+	// Failed is how many calls failed for good (after their retries); a
+	// "group not found" answer is not a failure.
+	Failed int
+	// Elapsed is how long the Fetch took.
+	Elapsed time.Duration
+	// MinRate is the lowest rate, in calls per second, the run slowed down
+	// to; Config.QPS when it was never throttled.
+	MinRate float64
+}
+
 // Outcome is what one Fetch learned.
 type Outcome struct {
 	// Snapshot has the groups read successfully, sorted by region, instance
@@ -58,6 +84,13 @@ type Outcome struct {
 	// Failures are everything else that went wrong, sorted; one failing
 	// group or instance never stops the others.
 	Failures []Failure
+	// NotEvaluated are the groups (and listings, Op OpList) the run had no
+	// time left for, sorted: never started, or abandoned while waiting for a
+	// call slot or to retry, because ctx ended. Err says why and unwraps to
+	// context.DeadlineExceeded or context.Canceled. They failed nothing and
+	// are not in Failures.
+	NotEvaluated []Failure
+	Stats        Stats
 }
 
 // ValidatePattern reports whether p is a well-formed group glob, so that
@@ -73,18 +106,49 @@ func isGlob(s string) bool { return strings.ContainsAny(s, `*?[\`) }
 
 type instanceRef struct{ Region, Instance string }
 
+// target is one group to read.
+type target struct {
+	// named: some selection names it, so its absence is Missing.
+	named bool
+	// timestamps: some selection with NeedTimestamps selects it.
+	timestamps bool
+}
+
 // Fetch expands every selection, listing each instance at most once even if
 // many selections glob it, dedups groups across selections, and reads their
-// progress with cfg.Concurrency workers, each with its own Client per region.
-// When ctx is done, calls not yet started become Failures with ctx.Err();
-// calls in flight finish (bounded by cfg.Timeout), because the SDK takes no
-// context.
+// progress.
+//
+// All calls share one rate, cfg.QPS, on cfg.Concurrency workers, each with its
+// own Client per region. Throttling lowers the rate for the rest of the run
+// (it recovers gradually) and the throttled call is retried; transient
+// failures are retried up to cfg.Retries times with backoff; permanent ones
+// are not. Every wait ends when ctx does: what was not read by then is in
+// NotEvaluated. Calls in flight finish (bounded by cfg.Timeout), because the
+// SDK takes no context.
 func Fetch(ctx context.Context, cfg Config, sels []Selection) Outcome {
+	start := time.Now()
 	cfg = cfg.withDefaults()
+	rn := newRunner(cfg, start)
 	var out Outcome
 	workers := make([]*worker, cfg.Concurrency)
 	for i := range workers {
 		workers[i] = &worker{cfg: cfg, clients: map[string]*Client{}, errs: map[string]error{}}
+	}
+	defer func() {
+		for _, w := range workers {
+			for _, c := range w.clients {
+				c.CloseIdleConnections()
+			}
+		}
+	}()
+	record := func(ref GroupRef, op string, err error) {
+		f := Failure{Region: ref.Region, Instance: ref.Instance, Group: ref.Group, Op: op, Err: err}
+		var nr *notReadError
+		if errors.As(err, &nr) {
+			out.NotEvaluated = append(out.NotEvaluated, f)
+		} else {
+			out.Failures = append(out.Failures, f)
+		}
 	}
 
 	// 1. List every instance some selection globs, once.
@@ -105,18 +169,17 @@ func Fetch(ctx context.Context, cfg Config, sels []Selection) Outcome {
 		if err != nil {
 			return listing{err: err}
 		}
-		names, err := c.ListGroups(r.Instance)
+		names, err := c.listGroups(ctx, r.Instance, rn.do)
 		return listing{names, err}
-	}, func(err error) listing { return listing{err: err} }) {
+	}, func() listing { return listing{err: rn.notRead(ctx, nil, nil)} }) {
 		listed[toList[i]] = l
 		if l.err != nil {
-			out.Failures = append(out.Failures, Failure{Region: toList[i].Region, Instance: toList[i].Instance, Op: OpList, Err: l.err})
+			record(GroupRef{Region: toList[i].Region, Instance: toList[i].Instance}, OpList, l.err)
 		}
 	}
 
-	// 2. Expand and dedup. targets maps every group to read to whether some
-	// selection names it explicitly: only then is its absence Missing.
-	targets := map[GroupRef]bool{}
+	// 2. Expand and dedup.
+	targets := map[GroupRef]target{}
 	for _, s := range sels {
 		for _, p := range append(slices.Clone(s.Groups), s.Exclude...) {
 			if !isGlob(p) {
@@ -131,7 +194,8 @@ func Fetch(ctx context.Context, cfg Config, sels []Selection) Outcome {
 				return
 			}
 			ref := GroupRef{s.Region, s.Instance, name}
-			targets[ref] = targets[ref] || named
+			t := targets[ref]
+			targets[ref] = target{named: t.named || named, timestamps: t.timestamps || s.NeedTimestamps}
 		}
 		for _, g := range s.Groups {
 			if !isGlob(g) {
@@ -161,26 +225,36 @@ func Fetch(ctx context.Context, cfg Config, sels []Selection) Outcome {
 		if err != nil {
 			return read{err: err}
 		}
-		g, err := c.Progress(ref.Instance, ref.Group)
+		g, err := c.progress(ctx, ref.Instance, ref.Group, progressOptions{hideTimestamps: !targets[ref].timestamps}, rn.do)
 		return read{g, err}
-	}, func(err error) read { return read{err: err} }) {
+	}, func() read { return read{err: rn.notRead(ctx, nil, nil)} }) {
 		ref := refs[i]
 		switch {
 		case r.err == nil:
 			out.Snapshot.Groups = append(out.Snapshot.Groups, r.g)
 		case IsGroupNotFound(r.err):
-			if targets[ref] {
+			if targets[ref].named {
 				out.Missing = append(out.Missing, ref)
 			}
 		default:
-			out.Failures = append(out.Failures, Failure{Region: ref.Region, Instance: ref.Instance, Group: ref.Group, Op: OpProgress, Err: r.err})
+			record(ref, OpProgress, r.err)
 		}
 	}
 
 	// refs were sorted, so Snapshot and Missing already are.
-	slices.SortStableFunc(out.Failures, func(a, b Failure) int {
-		return cmp.Or(compareRefs(GroupRef{a.Region, a.Instance, a.Group}, GroupRef{b.Region, b.Instance, b.Group}), strings.Compare(a.Op, b.Op))
-	})
+	for _, fs := range [][]Failure{out.Failures, out.NotEvaluated} {
+		slices.SortStableFunc(fs, func(a, b Failure) int {
+			return cmp.Or(compareRefs(GroupRef{a.Region, a.Instance, a.Group}, GroupRef{b.Region, b.Instance, b.Group}), strings.Compare(a.Op, b.Op))
+		})
+	}
+	out.Stats = Stats{
+		Calls:     int(rn.calls.Load()),
+		Throttled: int(rn.throttled.Load()),
+		Retries:   int(rn.retries.Load()),
+		Failed:    int(rn.failed.Load()),
+		Elapsed:   time.Since(start),
+		MinRate:   rn.pacer.minRate(),
+	}
 	return out
 }
 
@@ -223,16 +297,16 @@ func (w *worker) client(region string) (*Client, error) {
 
 // run calls do for every job on len(workers) goroutines, worker i always
 // using workers[i], and returns the results in job order. Jobs not started
-// when ctx is done get cancelled(ctx.Err()) instead.
-func run[J, R any](ctx context.Context, workers []*worker, jobs []J, do func(*worker, J) R, cancelled func(error) R) []R {
+// when ctx is done get cancelled() instead.
+func run[J, R any](ctx context.Context, workers []*worker, jobs []J, do func(*worker, J) R, cancelled func() R) []R {
 	results := make([]R, len(jobs))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for _, w := range workers[:min(len(workers), len(jobs))] {
 		wg.Go(func() {
 			for i := range next {
-				if err := ctx.Err(); err != nil {
-					results[i] = cancelled(err)
+				if ctx.Err() != nil {
+					results[i] = cancelled()
 					continue
 				}
 				results[i] = do(w, jobs[i])

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -262,38 +263,19 @@ func TestFetchContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		out := alikafka.Fetch(ctx, config(s), sels)
-		if len(out.Snapshot.Groups) != 0 || len(out.Failures) != 11 || len(s.Requests()) != 0 {
-			t.Fatalf("groups %d, failures %d, requests %d", len(out.Snapshot.Groups), len(out.Failures), len(s.Requests()))
+		if len(out.Snapshot.Groups) != 0 || len(out.Failures) != 0 || len(out.NotEvaluated) != 11 || len(s.Requests()) != 0 {
+			t.Fatalf("groups %d, failures %d, not evaluated %d, requests %d", len(out.Snapshot.Groups), len(out.Failures), len(out.NotEvaluated), len(s.Requests()))
 		}
-		for _, f := range out.Failures {
-			if !errors.Is(f.Err, context.Canceled) {
-				t.Errorf("failure %v", f)
+		for _, f := range out.NotEvaluated {
+			if !errors.Is(f.Err, context.Canceled) || !strings.Contains(f.Err.Error(), "not read: the run was cancelled") {
+				t.Errorf("not evaluated %v", f)
 			}
 		}
-		if f := out.Failures[0]; f.Op != alikafka.OpList || f.Group != "" {
-			t.Errorf("first failure %v, want the listing", f)
+		if f := out.NotEvaluated[0]; f.Op != alikafka.OpList || f.Group != "" {
+			t.Errorf("first not evaluated %v, want the listing", f)
 		}
-	})
-
-	t.Run("done midway", func(t *testing.T) {
-		s.ResetRequests()
-		s.Inject(alikafkatest.Fault{Action: "GetConsumerProgress", Latency: 50 * time.Millisecond})
-		cfg := config(s)
-		cfg.Concurrency = 1
-		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Millisecond)
-		defer cancel()
-		out := alikafka.Fetch(ctx, cfg, sels)
-		ok, failed := len(out.Snapshot.Groups), len(out.Failures)
-		if ok == 0 || failed == 0 || ok+failed != 10 {
-			t.Fatalf("%d read, %d failed: want some of each, 10 in all", ok, failed)
-		}
-		for _, f := range out.Failures {
-			if !errors.Is(f.Err, context.DeadlineExceeded) || f.Op != alikafka.OpProgress {
-				t.Errorf("failure %v", f)
-			}
-		}
-		if n, _ := countActions(s, "GetConsumerProgress"); n != ok {
-			t.Errorf("%d progress calls for %d groups read: cancelled groups must not be called", n, ok)
+		if out.Stats.Calls != 0 || out.Stats.Failed != 0 {
+			t.Errorf("stats %+v", out.Stats)
 		}
 	})
 }

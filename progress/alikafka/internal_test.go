@@ -155,7 +155,7 @@ func TestRunWorkerExclusive(t *testing.T) {
 		busy[w] = false
 		mu.Unlock()
 		return j * 2
-	}, func(error) int { return -1 })
+	}, func() int { return -1 })
 	for i, r := range res {
 		if r != i*2 {
 			t.Fatalf("result %d = %d", i, r)
@@ -164,7 +164,7 @@ func TestRunWorkerExclusive(t *testing.T) {
 	if len(used) != 4 || peak.Load() != 4 {
 		t.Errorf("%d workers used, peak %d; want 4 and 4", len(used), peak.Load())
 	}
-	if got := run(context.Background(), workers, []int{}, func(*worker, int) int { return 0 }, func(error) int { return 0 }); len(got) != 0 {
+	if got := run(context.Background(), workers, []int{}, func(*worker, int) int { return 0 }, func() int { return 0 }); len(got) != 0 {
 		t.Errorf("no jobs: %v", got)
 	}
 }

@@ -52,8 +52,10 @@ func newFake(t *testing.T) *alikafkatest.Server {
 	return s
 }
 
+// config reaches s fast: the default QPS would make tests with hundreds of
+// groups slow. Tests of pacing set their own.
 func config(s *alikafkatest.Server) alikafka.Config {
-	return alikafka.Config{Credentials: testCreds, Endpoint: s.URL, Timeout: 5 * time.Second}
+	return alikafka.Config{Credentials: testCreds, Endpoint: s.URL, Timeout: 5 * time.Second, QPS: 2000}
 }
 
 func newClient(t *testing.T, region string, cfg alikafka.Config) *alikafka.Client {

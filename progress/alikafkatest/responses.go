@@ -91,18 +91,26 @@ type rebalanceInfoList struct {
 	RebalanceInfoList []struct{} `json:"RebalanceInfoList"`
 }
 
-func toJSON(g progress.Group) consumerProgress {
+// toJSON renders a group; hide replaces every LastTimestamp with -1, as the
+// service answers a request with HideLastTimestamp=true.
+func toJSON(g progress.Group, hide bool) consumerProgress {
+	ts := func(v int64) int64 {
+		if hide {
+			return -1
+		}
+		return v
+	}
 	cp := consumerProgress{
 		TotalDiff:         g.TotalDiff,
-		LastTimestamp:     g.LastTimestamp,
-		TopicList:         topicList{TopicList: []topic{}},
+		LastTimestamp:     ts(g.LastTimestamp),
+		TopicList:         topicList{TopicList: make([]topic, 0, len(g.Topics))},
 		RebalanceInfoList: rebalanceInfoList{RebalanceInfoList: []struct{}{}},
 	}
 	for _, t := range g.Topics {
-		jt := topic{Topic: t.Topic, TotalDiff: t.TotalDiff, LastTimestamp: t.LastTimestamp, OffsetList: offsetList{OffsetList: []offset{}}}
+		jt := topic{Topic: t.Topic, TotalDiff: t.TotalDiff, LastTimestamp: ts(t.LastTimestamp), OffsetList: offsetList{OffsetList: make([]offset, 0, len(t.Partitions))}}
 		for _, p := range t.Partitions {
 			jt.OffsetList.OffsetList = append(jt.OffsetList.OffsetList, offset{
-				Partition: p.Partition, BrokerOffset: p.BrokerOffset, ConsumerOffset: p.ConsumerOffset, LastTimestamp: p.LastTimestamp,
+				Partition: p.Partition, BrokerOffset: p.BrokerOffset, ConsumerOffset: p.ConsumerOffset, LastTimestamp: ts(p.LastTimestamp),
 			})
 		}
 		cp.TopicList.TopicList = append(cp.TopicList.TopicList, jt)

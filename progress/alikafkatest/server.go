@@ -7,7 +7,14 @@
 // 1.0, Version, Format, Action, AccessKeyId, SecurityToken, Timestamp window,
 // SignatureNonce reuse) and serves GetConsumerList and GetConsumerProgress in
 // the service's JSON shape. It computes nothing: progress is served exactly as
-// given to SetGroup or SetRawProgress.
+// given to SetGroup or SetRawProgress, except that a request with
+// HideLastTimestamp=true gets -1 for every LastTimestamp, as the service does
+// not compute them then.
+//
+// For load tests it enforces an optional rate limit (SetRateLimit), delays
+// every reply (SetLatency) and counts calls (Stats). It serves thousands of
+// requests a second: group names are kept sorted for GetConsumerList paging,
+// and the lock is never held while a reply is encoded or delayed.
 //
 // Error shapes. Which shape the real service uses for which error is not fully
 // documented, so clients must accept both; this fake picks:
@@ -33,6 +40,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/backlog-alert/backlog-alert/progress"
 )
 
@@ -49,6 +58,10 @@ const (
 	// CodeInstanceNotFound is this fake's code for an unknown instance (the
 	// real spelling is unconfirmed).
 	CodeInstanceNotFound = "BIZ_INSTANCE_NOT_FOUND"
+	// CodeThrottled is the service's code for a call over the user's rate.
+	CodeThrottled = "Throttling.User"
+	// MessageThrottled is the service's message with CodeThrottled.
+	MessageThrottled = "Request was denied due to user flow control."
 
 	// maxClockSkew is how far Timestamp may be from the server's clock.
 	maxClockSkew = 15 * time.Minute
@@ -84,7 +97,19 @@ type Request struct {
 	Params url.Values
 	// SignatureOK tells whether Signature matched the server's calculation.
 	SignatureOK bool
-	Time        time.Time
+	// HideLastTimestamp tells whether the request asked for no timestamps
+	// (HideLastTimestamp=true).
+	HideLastTimestamp bool
+	Time              time.Time
+}
+
+// Stats count what the server received since it started or since the last
+// ResetRequests.
+type Stats struct {
+	// Calls is every request, whatever its reply.
+	Calls int
+	// Throttled is how many requests the rate limit (SetRateLimit) refused.
+	Throttled int
 }
 
 // Server is a running fake endpoint. Its methods are safe for concurrent use.
@@ -105,11 +130,34 @@ type Server struct {
 	seq         int
 	inFlight    int
 	maxInFlight int
+	limiter     *rate.Limiter // nil: no limit
+	latency     time.Duration
+	stats       Stats
 }
 
 type instance struct {
 	region string // "" accepts any RegionId
 	groups map[string]groupEntry
+	// sorted caches the group names in order for GetConsumerList; nil when
+	// a group was added or removed since.
+	sorted []string
+}
+
+// names returns the instance's group names, sorted; s.mu must be held. The
+// slice is shared: callers must not modify it.
+func (in *instance) names() []string {
+	if in.sorted == nil {
+		in.sorted = slices.Sorted(maps.Keys(in.groups))
+	}
+	return in.sorted
+}
+
+// set adds or replaces a group; s.mu must be held.
+func (in *instance) set(name string, e groupEntry) {
+	if _, ok := in.groups[name]; !ok {
+		in.sorted = nil
+	}
+	in.groups[name] = e
 }
 
 type groupEntry struct {
@@ -171,7 +219,7 @@ func (s *Server) SetGroup(g progress.Group) {
 	g = cloneGroup(g) // the caller may keep mutating its slices
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.instance(g.Instance, g.Region).groups[g.Group] = groupEntry{group: g}
+	s.instance(g.Instance, g.Region).set(g.Group, groupEntry{group: g})
 }
 
 // RemoveGroup deletes a group; the instance stays known.
@@ -179,7 +227,10 @@ func (s *Server) RemoveGroup(instanceID, group string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if in := s.instances[instanceID]; in != nil {
-		delete(in.groups, group)
+		if _, ok := in.groups[group]; ok {
+			delete(in.groups, group)
+			in.sorted = nil
+		}
 	}
 }
 
@@ -188,10 +239,41 @@ func (s *Server) RemoveGroup(instanceID, group string) {
 func (s *Server) SetRawProgress(instanceID, group, body string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.instance(instanceID, "").groups[group] = groupEntry{
+	s.instance(instanceID, "").set(group, groupEntry{
 		group: progress.Group{Instance: instanceID, Group: group},
 		raw:   &body,
+	})
+}
+
+// SetRateLimit makes the server refuse requests over qps a second, as the
+// service does: HTTP 400 with Code Throttling.User in the gateway's error
+// body. The limit is a token bucket holding max(1, qps/5) requests (200 ms of
+// traffic), so a client pacing evenly at qps is never refused while a burst
+// over it is. Correctly signed requests count, refused ones included. qps <= 0
+// removes the limit.
+func (s *Server) SetRateLimit(qps float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !(qps > 0) {
+		s.limiter = nil
+		return
 	}
+	s.limiter = rate.NewLimiter(rate.Limit(qps), max(1, int(qps/5)))
+}
+
+// SetLatency delays every reply by d, errors included, on top of any fault's
+// latency. Zero removes it.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// Stats returns the counters since the start or the last ResetRequests.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
 }
 
 // Inject adds a fault. Faults are tried in the order they were added.
@@ -217,12 +299,13 @@ func (s *Server) Requests() []Request {
 	return out
 }
 
-// ResetRequests forgets recorded requests and resets MaxInFlight.
+// ResetRequests forgets recorded requests and resets MaxInFlight and Stats.
 func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = nil
 	s.maxInFlight = s.inFlight
+	s.stats = Stats{}
 }
 
 // MaxInFlight is the largest number of requests served at the same time
@@ -258,16 +341,29 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	params := cloneValues(r.Form) // query and form parameters together
 	sig := params.Get("Signature")
 	rec := Request{
-		Action:      params.Get("Action"),
-		InstanceId:  params.Get("InstanceId"),
-		ConsumerId:  params.Get("ConsumerId"),
-		Params:      params,
-		SignatureOK: sig != "" && hmac.Equal([]byte(sig), []byte(Sign(r.Method, params, s.creds.AccessKeySecret))),
-		Time:        time.Now(),
+		Action:            params.Get("Action"),
+		InstanceId:        params.Get("InstanceId"),
+		ConsumerId:        params.Get("ConsumerId"),
+		Params:            params,
+		SignatureOK:       sig != "" && hmac.Equal([]byte(sig), []byte(Sign(r.Method, params, s.creds.AccessKeySecret))),
+		HideLastTimestamp: params.Get("HideLastTimestamp") == "true",
+		Time:              time.Now(),
 	}
 	region := params.Get("RegionId")
 
-	if e := s.authenticate(r.Method, rec); e != nil {
+	e := s.authenticate(r.Method, rec)
+	s.mu.Lock()
+	s.stats.Calls++
+	if e == nil && s.limiter != nil && !s.limiter.AllowN(rec.Time, 1) {
+		s.stats.Throttled++
+		e = &apiError{http.StatusBadRequest, CodeThrottled, MessageThrottled}
+	}
+	latency := s.latency
+	s.mu.Unlock()
+	if latency > 0 {
+		s.sleep(r.Context(), latency)
+	}
+	if e != nil {
 		s.writeError(w, region, *e)
 		return
 	}
@@ -373,13 +469,7 @@ func (s *Server) applyFaults(ctx context.Context, w http.ResponseWriter, rec Req
 	s.mu.Unlock()
 
 	if latency > 0 {
-		t := time.NewTimer(latency)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		case <-s.done:
-		}
+		s.sleep(ctx, latency)
 	}
 	if reply == nil {
 		return false
@@ -394,6 +484,17 @@ func (s *Server) applyFaults(ctx context.Context, w http.ResponseWriter, rec Req
 	return true
 }
 
+// sleep waits d, or less if the request or the server ends first.
+func (s *Server) sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	case <-s.done:
+	}
+}
+
 func match(pattern, value string) bool { return pattern == "" || pattern == value }
 
 func (s *Server) consumerList(w http.ResponseWriter, p url.Values) {
@@ -406,28 +507,40 @@ func (s *Server) consumerList(w http.ResponseWriter, p url.Values) {
 	}
 	s.mu.Lock()
 	in := s.lookup(p.Get("InstanceId"), region)
-	var names []string
+	var names []string // shared with the cache: read only, and only this page
 	if in != nil {
-		names = slices.Sorted(maps.Keys(in.groups))
+		if id := p.Get("ConsumerId"); id != "" { // the API's optional exact filter
+			if _, ok := in.groups[id]; ok {
+				names = []string{id}
+			}
+		} else {
+			names = in.names()
+		}
 	}
+	var pageNames []string
+	// (page-1)*size could overflow for absurd parameters: compare pages.
+	pages := len(names) / size
+	if len(names)%size != 0 {
+		pages++
+	}
+	if page-1 < pages {
+		start := (page - 1) * size
+		pageNames = slices.Clone(names[start:min(start+size, len(names))])
+	}
+	total := len(names)
 	s.mu.Unlock()
 	if in == nil {
 		s.writeError(w, region, instanceNotFound(p.Get("InstanceId")))
 		return
 	}
-	if id := p.Get("ConsumerId"); id != "" { // the API's optional exact filter
-		names = slices.DeleteFunc(names, func(n string) bool { return n != id })
-	}
 
-	vos := []consumerVO{}
-	if start := (page - 1) * size; start < len(names) {
-		for _, n := range names[start:min(start+size, len(names))] {
-			vos = append(vos, consumerVO{ConsumerID: n, InstanceID: p.Get("InstanceId"), RegionID: region, Tags: tagList{TagVO: []struct{}{}}})
-		}
+	vos := make([]consumerVO, 0, len(pageNames))
+	for _, n := range pageNames {
+		vos = append(vos, consumerVO{ConsumerID: n, InstanceID: p.Get("InstanceId"), RegionID: region, Tags: tagList{TagVO: []struct{}{}}})
 	}
 	s.writeJSON(w, http.StatusOK, consumerListBody{
 		okHeader:     s.ok(),
-		Total:        len(names),
+		Total:        total,
 		CurrentPage:  page,
 		PageSize:     size,
 		ConsumerList: consumerList{ConsumerVO: vos},
@@ -457,7 +570,7 @@ func (s *Server) consumerProgress(w http.ResponseWriter, p url.Values) {
 		w.Header().Set("Content-Type", "application/json;charset=utf-8")
 		_, _ = w.Write([]byte(*e.raw))
 	default:
-		s.writeJSON(w, http.StatusOK, progressBody{okHeader: s.ok(), ConsumerProgress: toJSON(e.group)})
+		s.writeJSON(w, http.StatusOK, progressBody{okHeader: s.ok(), ConsumerProgress: toJSON(e.group, p.Get("HideLastTimestamp") == "true")})
 	}
 }
 

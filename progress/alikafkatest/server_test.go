@@ -365,3 +365,127 @@ func TestCloseEndsLatency(t *testing.T) {
 		t.Fatal("Close blocked on injected latency")
 	}
 }
+
+func TestRateLimit(t *testing.T) {
+	c := Credentials{AccessKeyID: "LTAIkey", AccessKeySecret: "sk"}
+	s := NewServer(c)
+	defer s.Close()
+	s.SetGroup(progress.Group{Instance: "i1", Group: "g1"})
+	s.SetRateLimit(20) // a bucket of 4
+	req := func() (int, map[string]any) {
+		return get(t, s, signed(c, ActionGetConsumerProgress, map[string]string{"InstanceId": "i1", "ConsumerId": "g1"}, nil))
+	}
+	ok, throttled := 0, 0
+	for range 10 { // a burst: the bucket's 4, then refusals
+		status, body := req()
+		switch {
+		case status == 200:
+			ok++
+		case status == 400 && body["Code"] == CodeThrottled && body["Message"] == MessageThrottled && body["RequestId"] != "" && body["HostId"] != "":
+			throttled++
+		default:
+			t.Fatalf("HTTP %d %v", status, body)
+		}
+	}
+	if ok < 4 || ok > 5 || throttled != 10-ok {
+		t.Errorf("%d served, %d throttled; want the bucket of 4 (or 5) served", ok, throttled)
+	}
+	if st := s.Stats(); st.Calls != 10 || st.Throttled != throttled {
+		t.Errorf("stats %+v", st)
+	}
+	// Evenly paced at the limit: never refused.
+	time.Sleep(250 * time.Millisecond)
+	s.ResetRequests()
+	for range 10 {
+		if status, body := req(); status != 200 {
+			t.Fatalf("paced request refused: %d %v", status, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := s.Stats(); st.Calls != 10 || st.Throttled != 0 {
+		t.Errorf("stats after reset %+v", st)
+	}
+	s.SetRateLimit(0)
+	for range 20 {
+		if status, _ := req(); status != 200 {
+			t.Fatal("limit not removed")
+		}
+	}
+}
+
+func TestLatencyAndHiddenTimestamps(t *testing.T) {
+	c := Credentials{AccessKeyID: "LTAIkey", AccessKeySecret: "sk"}
+	s := NewServer(c)
+	defer s.Close()
+	s.SetGroup(progress.Group{Instance: "i1", Group: "g1", TotalDiff: 3, LastTimestamp: 1700000000000, Topics: []progress.Topic{
+		{Topic: "t", TotalDiff: 3, LastTimestamp: 1700000000000, Partitions: []progress.Partition{{Partition: 0, BrokerOffset: 5, ConsumerOffset: 2, LastTimestamp: 1700000000000}}},
+	}})
+	s.SetLatency(60 * time.Millisecond)
+	for _, tt := range []struct {
+		extra map[string]string
+		ts    float64
+	}{
+		{map[string]string{"InstanceId": "i1", "ConsumerId": "g1"}, 1700000000000},
+		{map[string]string{"InstanceId": "i1", "ConsumerId": "g1", "HideLastTimestamp": "true"}, -1},
+		{map[string]string{"InstanceId": "i9", "ConsumerId": "g1"}, 0}, // errors are delayed too
+	} {
+		s.ResetRequests()
+		start := time.Now()
+		status, body := get(t, s, signed(c, ActionGetConsumerProgress, tt.extra, nil))
+		if d := time.Since(start); d < 60*time.Millisecond {
+			t.Errorf("replied in %v despite 60ms latency", d)
+		}
+		if status != 200 {
+			t.Fatalf("HTTP %d %v", status, body)
+		}
+		if tt.ts == 0 {
+			continue
+		}
+		cp := body["ConsumerProgress"].(map[string]any)
+		tp := cp["TopicList"].(map[string]any)["TopicList"].([]any)[0].(map[string]any)
+		p := tp["OffsetList"].(map[string]any)["OffsetList"].([]any)[0].(map[string]any)
+		if cp["LastTimestamp"] != tt.ts || tp["LastTimestamp"] != tt.ts || p["LastTimestamp"] != tt.ts || p["BrokerOffset"] != float64(5) {
+			t.Errorf("served %v", cp)
+		}
+		if r := s.Requests()[0]; r.HideLastTimestamp != (tt.ts == -1) || !r.SignatureOK {
+			t.Errorf("recorded %+v", r)
+		}
+	}
+}
+
+// Listing thousands of groups must not sort them per page.
+func TestConsumerListManyGroups(t *testing.T) {
+	c := Credentials{AccessKeyID: "LTAIkey", AccessKeySecret: "sk"}
+	s := NewServer(c)
+	defer s.Close()
+	for i := range 10000 {
+		s.SetGroup(progress.Group{Region: "cn-hangzhou", Instance: "i1", Group: fmt.Sprintf("g%05d", i)})
+	}
+	page := func(p, size string) []any {
+		status, body := get(t, s, signed(c, ActionGetConsumerList, map[string]string{"InstanceId": "i1", "CurrentPage": p, "PageSize": size}, nil))
+		if status != 200 || body["Total"] != float64(10000) {
+			t.Fatalf("HTTP %d Total %v", status, body["Total"])
+		}
+		return body["ConsumerList"].(map[string]any)["ConsumerVO"].([]any)
+	}
+	start := time.Now()
+	for p := 1; p <= 100; p++ {
+		vos := page(strconv.Itoa(p), "100")
+		if len(vos) != 100 || vos[0].(map[string]any)["ConsumerId"] != fmt.Sprintf("g%05d", (p-1)*100) {
+			t.Fatalf("page %d: %d groups, first %v", p, len(vos), vos[0])
+		}
+	}
+	t.Logf("100 pages of 10,000 groups in %v", time.Since(start))
+	if vos := page("101", "100"); len(vos) != 0 {
+		t.Errorf("page past the end: %d groups", len(vos))
+	}
+	if vos := page("9223372036854775807", "9223372036854775807"); len(vos) != 0 {
+		t.Errorf("absurd page: %d groups", len(vos))
+	}
+	// Adding and removing groups keeps the order right.
+	s.SetGroup(progress.Group{Region: "cn-hangzhou", Instance: "i1", Group: "a-first"})
+	s.RemoveGroup("i1", "g00000")
+	if vos := page("1", "2"); vos[0].(map[string]any)["ConsumerId"] != "a-first" || vos[1].(map[string]any)["ConsumerId"] != "g00001" {
+		t.Errorf("after changes: %v", vos)
+	}
+}
