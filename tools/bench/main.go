@@ -2,6 +2,10 @@
 // builds the stripped binary, serves a fake alikafka endpoint (with per-call
 // latency and its own enforced QPS limit) and a chat sink from this process,
 // runs the real binary against them, and prints one table. `make bench`.
+//
+// For diagnosis, BENCH_GODEBUG (e.g. gctrace=1) is passed to the binary as
+// GODEBUG with its stderr printed, and BENCH_ENV adds variables such as
+// GOMEMLIMIT=40MiB. It exits 1 when a target is missed.
 package main
 
 import (
