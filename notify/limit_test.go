@@ -24,13 +24,14 @@ func TestLimiterWindow(t *testing.T) {
 	// Two at once, then two a window later, then one more.
 	for i, min := range []time.Duration{0, 0, 200, 200, 400} {
 		min *= time.Millisecond
-		if at[i] < min || at[i] > min+100*time.Millisecond {
+		// The upper slack is wide for a loaded machine, short of the next window.
+		if at[i] < min || at[i] > min+180*time.Millisecond {
 			t.Errorf("send %d at %v, want about %v", i+1, at[i], min)
 		}
 	}
 	// Another key is not held up.
 	s := time.Now()
-	if err := l.Wait(ctx, "other", lim, 0); err != nil || time.Since(s) > 20*time.Millisecond {
+	if err := l.Wait(ctx, "other", lim, 0); err != nil || time.Since(s) > 150*time.Millisecond {
 		t.Errorf("other key: %v after %v", err, time.Since(s))
 	}
 }
@@ -78,7 +79,7 @@ func TestLimiterRefuses(t *testing.T) {
 	s := time.Now()
 	err := l.Wait(ctx, "k", lim, 0)
 	le, ok := errors.AsType[*LimitError](err)
-	if !ok || time.Since(s) > 50*time.Millisecond || le.Wait < 900*time.Millisecond ||
+	if !ok || time.Since(s) > 150*time.Millisecond || le.Wait < 900*time.Millisecond ||
 		!strings.HasPrefix(err.Error(), "the webhook's rate limit (1 message per 1s) leaves no slot for ") ||
 		!strings.Contains(err.Error(), ", after the deadline (") || !Retryable(err) {
 		t.Fatalf("err = %v after %v", err, time.Since(s))

@@ -60,10 +60,11 @@ func TestFetchPacing(t *testing.T) {
 	if out.Stats.Calls != 202 || out.Stats.Retries != 0 || out.Stats.Throttled != 0 || out.Stats.MinRate != 100 {
 		t.Errorf("stats %+v, want 202 calls and nothing else", out.Stats)
 	}
-	// 202 calls at 100/s, evenly spaced from the first: 2.01s plus a
-	// reply's latency. The upper bound is loose for a loaded CI machine.
-	if elapsed < 2*time.Second || elapsed > 2400*time.Millisecond {
-		t.Errorf("took %v, want 2.0s to 2.4s", elapsed)
+	// 202 calls at 100/s, evenly spaced from the first: at least 2.01s.
+	// How close it gets to that bound is a speed goal, measured by
+	// `make bench` rather than asserted here.
+	if elapsed < 2*time.Second {
+		t.Errorf("took %v: faster than 100 calls/s", elapsed)
 	}
 	// Never faster than the rate: at most 101 arrivals in any second (one
 	// more for the jitter between sending and arrival).
