@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/backlog-alert/backlog-alert/notify"
-	"github.com/backlog-alert/backlog-alert/rules"
 )
 
 const (
@@ -244,7 +243,7 @@ func (n *Notifier) build(m notify.Message) payload {
 		about += " · evaluated " + m.Time.Format("2006-01-02 15:04:05 MST")
 	}
 	// "backlog-alert" in the text lets a keyword-secured robot accept it.
-	head := "### " + toneIcon(notify.MessageTone(items)) + " " + headline + "\n\n" + about + " · backlog-alert"
+	head := "### " + glyph[notify.HeadlineIcon(notify.MessageTone(items))] + " " + headline + "\n\n" + about + " · backlog-alert"
 
 	sections := make([]string, len(items))
 	for i, it := range items {
@@ -273,47 +272,25 @@ func (n *Notifier) build(m notify.Message) payload {
 func section(it notify.Item) string {
 	s := notify.Summarize(it)
 	var b strings.Builder
-	fmt.Fprintf(&b, "#### %s %s · %s\n", emoji(s.Kind, s.Severity), s.Title, s.Subject)
+	fmt.Fprintf(&b, "#### %s %s · %s\n", glyph[notify.ItemIcon(s.Kind, s.Severity)], s.Title, s.Subject)
 	for _, l := range s.Lines {
 		b.WriteString("\n- " + l)
 	}
 	return notify.Truncate(b.String(), maxSection)
 }
 
-// emoji marks an item's kind; a firing item shows its severity.
-func emoji(k rules.Kind, s rules.Severity) string {
-	switch k {
-	case rules.KindEscalated:
-		return "⏫"
-	case rules.KindDowngraded:
-		return "⏬"
-	case rules.KindReminder:
-		return "🔁"
-	case rules.KindResolved:
-		return "✅"
-	case rules.KindMissing:
-		return "👻"
-	}
-	switch s {
-	case rules.Critical:
-		return "🔴"
-	case rules.Warning:
-		return "🟠"
-	}
-	return "⚪"
-}
-
-// toneIcon starts the headline.
-func toneIcon(t notify.Tone) string {
-	switch t {
-	case notify.ToneCritical:
-		return "🚨"
-	case notify.ToneWarning:
-		return "⚠️"
-	case notify.ToneResolved:
-		return "✅"
-	}
-	return "👻"
+// glyph draws notify's icons as Unicode, which DingTalk's markdown shows.
+var glyph = map[notify.Icon]string{
+	notify.IconCritical:   "🔴",
+	notify.IconWarning:    "🟠",
+	notify.IconOther:      "⚪",
+	notify.IconEscalated:  "⏫",
+	notify.IconDowngraded: "⏬",
+	notify.IconReminder:   "🔁",
+	notify.IconResolved:   "✅",
+	notify.IconGone:       "👻",
+	notify.IconAlarm:      "🚨",
+	notify.IconCaution:    "⚠️",
 }
 
 // encode marshals without HTML escaping, which would turn "<" into six

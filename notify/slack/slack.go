@@ -16,7 +16,6 @@ import (
 	slackgo "github.com/slack-go/slack"
 
 	"github.com/backlog-alert/backlog-alert/notify"
-	"github.com/backlog-alert/backlog-alert/rules"
 )
 
 // Slack's documented limits and colours.
@@ -166,7 +165,7 @@ func (n *Notifier) Preview(m notify.Message) string {
 func (n *Notifier) message(m notify.Message) *slackgo.WebhookMessage {
 	items := notify.Sorted(m.Items)
 	tone := notify.MessageTone(items)
-	headline := toneIcon(tone) + " " + notify.Headline(items)
+	headline := glyph[notify.HeadlineIcon(tone)] + " " + notify.Headline(items)
 
 	about := fmt.Sprintf("%d alerts", len(items))
 	if len(items) == 1 {
@@ -208,7 +207,7 @@ func (n *Notifier) message(m notify.Message) *slackgo.WebhookMessage {
 func sectionText(it notify.Item) string {
 	s := notify.Summarize(it)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s *%s* · *%s*", emoji(s.Kind, s.Severity), escape(s.Title), escape(s.Subject))
+	fmt.Fprintf(&b, "%s *%s* · *%s*", glyph[notify.ItemIcon(s.Kind, s.Severity)], escape(s.Title), escape(s.Subject))
 	for _, l := range s.Lines {
 		b.WriteString("\n" + escape(l))
 	}
@@ -223,40 +222,18 @@ func mrkdwn(s string) *slackgo.TextBlockObject {
 // containing <, > or & are shown, not parsed as links or mentions.
 var escape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
 
-// emoji marks an item's kind; a firing item shows its severity.
-func emoji(k rules.Kind, s rules.Severity) string {
-	switch k {
-	case rules.KindEscalated:
-		return ":arrow_double_up:" // ⏫
-	case rules.KindDowngraded:
-		return ":arrow_double_down:" // ⏬
-	case rules.KindReminder:
-		return ":repeat:" // 🔁
-	case rules.KindResolved:
-		return ":white_check_mark:" // ✅
-	case rules.KindMissing:
-		return ":ghost:" // 👻
-	}
-	switch s {
-	case rules.Critical:
-		return ":red_circle:"
-	case rules.Warning:
-		return ":large_orange_circle:"
-	}
-	return ":white_circle:"
-}
-
-// toneIcon starts the headline.
-func toneIcon(t notify.Tone) string {
-	switch t {
-	case notify.ToneCritical:
-		return ":rotating_light:"
-	case notify.ToneWarning:
-		return ":warning:"
-	case notify.ToneResolved:
-		return ":white_check_mark:"
-	}
-	return ":ghost:"
+// glyph draws notify's icons as Slack shortcodes.
+var glyph = map[notify.Icon]string{
+	notify.IconCritical:   ":red_circle:",
+	notify.IconWarning:    ":large_orange_circle:",
+	notify.IconOther:      ":white_circle:",
+	notify.IconEscalated:  ":arrow_double_up:",   // ⏫
+	notify.IconDowngraded: ":arrow_double_down:", // ⏬
+	notify.IconReminder:   ":repeat:",            // 🔁
+	notify.IconResolved:   ":white_check_mark:",  // ✅
+	notify.IconGone:       ":ghost:",             // 👻
+	notify.IconAlarm:      ":rotating_light:",
+	notify.IconCaution:    ":warning:",
 }
 
 func color(t notify.Tone) string {
