@@ -15,15 +15,7 @@ api: {qps: 60}
 defaults:
   region: cn-hangzhou
   notify: [team-slack, ops-dingtalk]
-channels:
-  team-slack:
-    type: slack
-    webhook_url: ${SLACK_URL}
-  ops-dingtalk:
-    type: dingtalk
-    webhook_url: ${DINGTALK_URL}
-    secret: ${DINGTALK_SECRET}
-rules:
+` + channelsYAML + `rules:
   - name: orders
     instance: ` + instance + `
     groups: ["orders-*"]

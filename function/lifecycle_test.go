@@ -25,15 +25,7 @@ defaults:
   region: cn-hangzhou
   notify: [team-slack]
   repeat: 1h
-channels:
-  team-slack:
-    type: slack
-    webhook_url: ${SLACK_URL}
-  ops-dingtalk:
-    type: dingtalk
-    webhook_url: ${DINGTALK_URL}
-    secret: ${DINGTALK_SECRET}
-silences:
+` + channelsYAML + `silences:
   - matchers: {group: "quiet-*"}
     starts: 2026-11-21T12:00:00Z
     ends: 2026-11-21T13:00:00Z

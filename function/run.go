@@ -82,8 +82,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, &SetupError{Err: err}
 	}
-	scrub := newScrubber(append([]string{creds.AccessKeySecret, creds.SecurityToken}, file.Secrets...)...)
-	log = slog.New(scrub.handler(log.Handler()))
+	scrub, log := scrubbing(creds, file, log)
 
 	rep := &Report{Rules: file.Path, Time: now.UTC(), DryRun: opts.DryRun, Alerts: []lifecycle.Alert{}, Notifications: []Notification{}, Errors: []string{}}
 	store, err := openStore(opts, file, creds)
@@ -155,14 +154,17 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	// State is saved even when some notifications failed: what failed is
 	// due again, and is sent, on the next run.
 	if canSave && !opts.DryRun {
-		if err := saveState(ctx, store, step.State, now); err != nil {
-			msg := scrub.string(fmt.Sprintf("saving state to %s: %v", store, err))
-			rep.Errors = append(rep.Errors, msg)
-			log.Error("cannot save state", "error", msg)
-		}
+		saveState(ctx, store, step.State, now, rep, log, scrub)
 	}
 	log.Info("run complete", "groups", rep.Groups, "alerts", len(rep.Alerts), "errors", len(rep.Errors))
 	return rep, nil
+}
+
+// scrubbing returns the run's scrubber of every secret it knows, and a
+// logger that passes everything through it.
+func scrubbing(creds alikafka.Credentials, file *rules.File, log *slog.Logger) (*scrubber, *slog.Logger) {
+	scrub := newScrubber(append([]string{creds.AccessKeySecret, creds.SecurityToken}, file.Secrets...)...)
+	return scrub, slog.New(scrub.handler(log.Handler()))
 }
 
 func credentials(given *alikafka.Credentials) (alikafka.Credentials, error) {
@@ -359,12 +361,17 @@ func (s storedState) decode(ctx context.Context, store state.Store, now time.Tim
 	return lifecycle.New(), asideErr == nil
 }
 
-func saveState(ctx context.Context, store state.Store, st *lifecycle.State, now time.Time) error {
+// saveState writes the new state; a failure is an error of the run.
+func saveState(ctx context.Context, store state.Store, st *lifecycle.State, now time.Time, rep *Report, log *slog.Logger, scrub *scrubber) {
 	data, err := st.Encode(now)
-	if err != nil {
-		return err
+	if err == nil {
+		err = store.Save(ctx, data)
 	}
-	return store.Save(ctx, data)
+	if err != nil {
+		msg := scrub.string(fmt.Sprintf("saving state to %s: %v", store, err))
+		rep.Errors = append(rep.Errors, msg)
+		log.Error("cannot save state", "error", msg)
+	}
 }
 
 // tellRulesInvalid runs the monitor's own alerts alone when the rules file
@@ -377,8 +384,7 @@ func tellRulesInvalid(ctx context.Context, opts Options, now time.Time, log *slo
 		return nil
 	}
 	creds, _ := credentials(opts.Credentials) // only an OSS state needs them
-	scrub := newScrubber(append([]string{creds.AccessKeySecret, creds.SecurityToken}, file.Secrets...)...)
-	log = slog.New(scrub.handler(log.Handler()))
+	scrub, log := scrubbing(creds, file, log)
 	rep := &Report{Rules: file.Path, Time: now.UTC(), Alerts: []lifecycle.Alert{}, Errors: []string{scrub.string(loadErr.Error())}}
 	store, err := openStore(opts, file, creds)
 	if err != nil {
@@ -396,9 +402,7 @@ func tellRulesInvalid(ctx context.Context, opts Options, now time.Time, log *slo
 	rep.Notifications = deliver(ctx, file, &step, now, opts, log, scrub)
 	rep.Alerts = append(rep.Alerts, step.Alerts...)
 	if canSave {
-		if err := saveState(ctx, store, step.State, now); err != nil {
-			rep.Errors = append(rep.Errors, scrub.string(fmt.Sprintf("saving state to %s: %v", store, err)))
-		}
+		saveState(ctx, store, step.State, now, rep, log, scrub)
 	}
 	return rep
 }

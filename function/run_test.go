@@ -49,11 +49,8 @@ type world struct {
 	state string
 }
 
-const testRules = `version: 1
-defaults:
-  region: cn-hangzhou
-  notify: [team-slack]
-channels:
+// channelsYAML is the channels every test rules file points at the sink.
+const channelsYAML = `channels:
   team-slack:
     type: slack
     webhook_url: ${SLACK_URL}
@@ -61,7 +58,13 @@ channels:
     type: dingtalk
     webhook_url: ${DINGTALK_URL}
     secret: ${DINGTALK_SECRET}
-    at_mobiles: ["13800000000"]
+`
+
+const testRules = `version: 1
+defaults:
+  region: cn-hangzhou
+  notify: [team-slack]
+` + channelsYAML + `    at_mobiles: ["13800000000"]
 rules:
   - name: orders
     instance: ` + instance + `
