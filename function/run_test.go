@@ -79,7 +79,7 @@ func newWorld(t *testing.T, rulesDoc string) *world {
 	t.Helper()
 	w := &world{creds: alikafka.Credentials{AccessKeyID: akID, AccessKeySecret: akSecret, SecurityToken: stsToken}, logs: &bytes.Buffer{},
 		state: filepath.Join(t.TempDir(), "state.json")}
-	w.api = alikafkatest.NewServer(alikafkatest.Credentials(w.creds))
+	w.api = alikafkatest.NewServer(w.creds)
 	t.Cleanup(w.api.Close)
 	w.sink = chattest.NewServer()
 	t.Cleanup(w.sink.Close)

@@ -31,7 +31,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return function.ExitSetup
 	}
 	creds := alikafka.Credentials{AccessKeyID: "demo-access-key-id", AccessKeySecret: "demo-access-key-secret"}
-	api := alikafkatest.NewServer(alikafkatest.Credentials(creds))
+	api := alikafkatest.NewServer(creds)
 	defer api.Close()
 	sink := chattest.NewServer()
 	defer sink.Close()

@@ -42,6 +42,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/backlog-alert/backlog-alert/credentials"
 	"github.com/backlog-alert/backlog-alert/progress"
 )
 
@@ -70,11 +71,9 @@ const (
 )
 
 // Credentials are the only credentials the server accepts.
-type Credentials struct {
-	AccessKeyID, AccessKeySecret string
-	// SecurityToken, when set, must arrive as the SecurityToken parameter.
-	SecurityToken string
-}
+//
+// A SecurityToken, when set, must arrive as the SecurityToken parameter.
+type Credentials = credentials.Credentials
 
 // Fault makes matching requests fail or slow down. Empty Action, Instance and
 // Group match anything; Group is compared with the ConsumerId parameter.

@@ -93,7 +93,7 @@ func TestVerification(t *testing.T) {
 		sigValid bool
 	}{
 		{"ok", testCreds, ActionGetConsumerProgress, nil, 200, "", true},
-		{"wrong secret", Credentials{testCreds.AccessKeyID, "other", testCreds.SecurityToken}, ActionGetConsumerProgress, nil, 400, "SignatureDoesNotMatch", false},
+		{"wrong secret", Credentials{AccessKeyID: testCreds.AccessKeyID, AccessKeySecret: "other", SecurityToken: testCreds.SecurityToken}, ActionGetConsumerProgress, nil, 400, "SignatureDoesNotMatch", false},
 		{"param changed after signing", testCreds, ActionGetConsumerProgress, func(p url.Values) {
 			p.Set("Signature", Sign("GET", p, testCreds.AccessKeySecret))
 			p.Set("ConsumerId", "g2")
@@ -106,9 +106,9 @@ func TestVerification(t *testing.T) {
 		{"version", testCreds, ActionGetConsumerProgress, func(p url.Values) { p.Set("Version", "2018-01-01") }, 400, "InvalidVersion", true},
 		{"action", testCreds, "DeleteInstance", nil, 404, "InvalidAction.NotFound", true},
 		{"format", testCreds, ActionGetConsumerProgress, func(p url.Values) { p.Set("Format", "XML") }, 400, "InvalidParameter", true},
-		{"access key", Credentials{"LTAIunknown", testCreds.AccessKeySecret, testCreds.SecurityToken}, ActionGetConsumerProgress, nil, 404, "InvalidAccessKeyId.NotFound", true},
-		{"missing token", Credentials{testCreds.AccessKeyID, testCreds.AccessKeySecret, ""}, ActionGetConsumerProgress, nil, 400, "MissingSecurityToken", true},
-		{"wrong token", Credentials{testCreds.AccessKeyID, testCreds.AccessKeySecret, "other"}, ActionGetConsumerProgress, nil, 400, "InvalidSecurityToken.MismatchWithAccessKey", true},
+		{"access key", Credentials{AccessKeyID: "LTAIunknown", AccessKeySecret: testCreds.AccessKeySecret, SecurityToken: testCreds.SecurityToken}, ActionGetConsumerProgress, nil, 404, "InvalidAccessKeyId.NotFound", true},
+		{"missing token", Credentials{AccessKeyID: testCreds.AccessKeyID, AccessKeySecret: testCreds.AccessKeySecret, SecurityToken: ""}, ActionGetConsumerProgress, nil, 400, "MissingSecurityToken", true},
+		{"wrong token", Credentials{AccessKeyID: testCreds.AccessKeyID, AccessKeySecret: testCreds.AccessKeySecret, SecurityToken: "other"}, ActionGetConsumerProgress, nil, 400, "InvalidSecurityToken.MismatchWithAccessKey", true},
 		{"old timestamp", testCreds, ActionGetConsumerProgress, func(p url.Values) {
 			p.Set("Timestamp", time.Now().UTC().Add(-16*time.Minute).Format("2006-01-02T15:04:05Z"))
 		}, 400, "InvalidTimeStamp.Expired", true},
