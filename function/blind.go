@@ -3,12 +3,13 @@ package function
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/backlog-alert/backlog-alert/lifecycle"
+	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/progress/alikafka"
+	"github.com/backlog-alert/backlog-alert/rules"
 )
 
 // blindSpots are the instances this run could not see well enough to trust
@@ -27,7 +28,7 @@ func blindSpots(out alikafka.Outcome, scrub *scrubber) []lifecycle.BlindSpot {
 	}
 	var spots []lifecycle.BlindSpot
 	for k, fs := range failures {
-		reason := ""
+		var cause rules.BlindCause
 		unreadable, listed := 0, true
 		for _, f := range fs {
 			if f.Op == alikafka.OpList {
@@ -38,20 +39,26 @@ func blindSpots(out alikafka.Outcome, scrub *scrubber) []lifecycle.BlindSpot {
 		}
 		switch code := rejected(fs); {
 		case code != "":
-			reason = fmt.Sprintf("credentials rejected (%s): check the AccessKey or STS token and the RAM policy (deploy/ram-policy.json)", code)
+			cause = rules.BlindCause{Kind: rules.BlindCredentials, Code: code}
 		case !listed && read[k] == 0:
-			reason = "cannot list its consumer groups: " + firstError(fs, alikafka.OpList)
+			cause = rules.BlindCause{Kind: rules.BlindListing, Error: firstError(fs, alikafka.OpList)}
 		case unreadable*2 > unreadable+read[k]:
-			reason = fmt.Sprintf("%d of %d consumer groups unreadable: %s", unreadable, unreadable+read[k], firstError(fs, alikafka.OpProgress))
+			cause = rules.BlindCause{Kind: rules.BlindUnreadable, Unreadable: unreadable, Groups: unreadable + read[k], Error: firstError(fs, alikafka.OpProgress)}
 		default:
 			continue
 		}
-		spots = append(spots, lifecycle.BlindSpot{Region: k.region, Instance: k.id, Reason: scrub.string(reason)})
+		spots = append(spots, blindSpot(k.region, k.id, cause, scrub))
 	}
 	slices.SortFunc(spots, func(a, b lifecycle.BlindSpot) int {
 		return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.Instance, b.Instance))
 	})
 	return spots
+}
+
+// blindSpot scrubs the cause and words it in English for the report.
+func blindSpot(region, instance string, cause rules.BlindCause, scrub *scrubber) lifecycle.BlindSpot {
+	cause.Code, cause.Error = scrub.string(cause.Code), scrub.string(cause.Error)
+	return lifecycle.BlindSpot{Region: region, Instance: instance, Reason: notify.English.BlindReason(cause), Cause: cause}
 }
 
 // rejected returns the service's code when it refused the credentials.

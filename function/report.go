@@ -29,8 +29,10 @@ type Report struct {
 	UnknownAge []rules.Target `json:"unknown_age,omitempty"`
 	// Missing lists explicitly named groups the service does not know.
 	Missing []lifecycle.GroupRef `json:"missing,omitempty"`
-	// Gone lists watched groups that disappeared in this run.
-	Gone []lifecycle.GroupRef `json:"gone,omitempty"`
+	// Gone lists watched groups that disappeared in this run, with why:
+	// "deleted" (a rule selects it, the service no longer knows it) or
+	// "unmatched" (no rule selects it any more).
+	Gone []lifecycle.GoneGroup `json:"gone,omitempty"`
 	// NotEvaluated lists what the run had no time left to read, and why.
 	NotEvaluated []NotEvaluated `json:"not_evaluated,omitempty"`
 	// API is how the run used the OpenAPI: calls, throttling, retries.
@@ -112,7 +114,11 @@ func (r *Report) WriteSummary(w io.Writer) {
 		fmt.Fprintf(w, "  missing  consumer group %s does not exist on %s (%s)\n", m.Group, m.Instance, m.Region)
 	}
 	for _, g := range r.Gone {
-		fmt.Fprintf(w, "  gone     consumer group %s on %s is no longer read: deleted or no longer selected\n", g.Group, g.Instance)
+		why := "deleted: the service no longer knows it"
+		if g.Reason == rules.GoneUnmatched {
+			why = "no longer selected by the rules"
+		}
+		fmt.Fprintf(w, "  gone     consumer group %s on %s is no longer read: %s\n", g.Group, g.Instance, why)
 	}
 	for _, n := range r.Notifications {
 		switch {
@@ -144,7 +150,11 @@ func valueText(a rules.Alert) string {
 	case rules.Stale:
 		return fmt.Sprintf("newest consumed message %s old (threshold %s), %s behind", notify.Duration(a.Value), notify.Duration(a.Threshold), notify.Count(a.Lag))
 	case rules.Stuck:
-		return fmt.Sprintf("offsets unmoved for %s (threshold %s), %s behind", notify.Duration(a.Value), notify.Duration(a.Threshold), notify.Count(a.Lag))
+		atLeast := ""
+		if a.AtLeast {
+			atLeast = "at least "
+		}
+		return fmt.Sprintf("offsets unmoved for %s%s (threshold %s), %s behind", atLeast, notify.Duration(a.Value), notify.Duration(a.Threshold), notify.Count(a.Lag))
 	}
 	return fmt.Sprintf("%s messages behind (threshold %s)", notify.Count(a.Value), notify.Count(a.Threshold))
 }

@@ -95,7 +95,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, &SetupError{Err: err}
 	}
 
-	out := fetch(ctx, opts, creds, file)
+	out := fetch(ctx, opts, creds, file, now)
 	rep.Groups = len(out.Snapshot.Groups)
 	for _, m := range out.Missing {
 		rep.Missing = append(rep.Missing, lifecycle.GroupRef(m))
@@ -137,7 +137,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep.UnknownAge = step.UnknownAge
 	rep.Gone = step.Gone
 	for _, g := range step.Gone {
-		log.Warn("consumer group gone: deleted or no longer selected", "region", g.Region, "instance", g.Instance, "group", g.Group)
+		log.Warn("consumer group gone", "region", g.Region, "instance", g.Instance, "group", g.Group, "reason", g.Reason)
 	}
 	rep.Notifications = deliver(ctx, file, &step, now, opts, log, scrub)
 	rep.Alerts = append(rep.Alerts, step.Alerts...)
@@ -180,11 +180,12 @@ func credentials(given *alikafka.Credentials) (alikafka.Credentials, error) {
 
 // fetch reads every selected group within the time budget: it stops
 // starting OpenAPI calls early enough that notifying and saving state still
-// fit before the platform's deadline.
-func fetch(ctx context.Context, opts Options, creds alikafka.Credentials, file *rules.File) alikafka.Outcome {
+// fit before the platform's deadline. The replies' timestamps are judged
+// against now, the run's evaluation time.
+func fetch(ctx context.Context, opts Options, creds alikafka.Credentials, file *rules.File, now time.Time) alikafka.Outcome {
 	// A call in flight cannot be cancelled (the SDK takes no context), so its
 	// timeout must fit the budget too.
-	cfg := alikafka.Config{Credentials: creds, Endpoint: opts.Endpoint, QPS: file.API.QPS, Concurrency: file.API.Concurrency, Timeout: file.API.Timeout}
+	cfg := alikafka.Config{Credentials: creds, Endpoint: opts.Endpoint, QPS: file.API.QPS, Concurrency: file.API.Concurrency, Timeout: file.API.Timeout, Now: now}
 	switch file.API.Retries {
 	case -1: // not set: the client's default
 	case 0:
@@ -247,10 +248,7 @@ func deliver(ctx context.Context, f *rules.File, step *lifecycle.Outcome, now ti
 	for i, box := range step.Outbox {
 		ch, _ := f.Channel(box.Channel)
 		n := newNotifier(ch, client, opts.NotifyOptions)
-		msg := notify.Message{Time: now, Items: make([]notify.Item, len(box.Items))}
-		for j, it := range box.Items {
-			msg.Items[j] = notify.Item{Kind: it.Kind, Alert: it.Alert}
-		}
+		msg := notify.Message{Time: now, Items: notifyItems(box.Items), Ongoing: notifyItems(box.Ongoing), Language: ch.Language, Location: ch.Location}
 		results[i] = Notification{Channel: ch.Name, Type: ch.Type, Alerts: len(box.Items), Kinds: kinds(box.Items)}
 		if opts.DryRun {
 			results[i].Preview = scrub.string(n.Preview(msg))
@@ -272,6 +270,14 @@ func deliver(ctx context.Context, f *rules.File, step *lifecycle.Outcome, now ti
 	}
 	wg.Wait()
 	return results
+}
+
+func notifyItems(items []lifecycle.Item) []notify.Item {
+	out := make([]notify.Item, len(items))
+	for i, it := range items {
+		out[i] = notify.Item{Kind: it.Kind, Alert: it.Alert, Since: it.Since}
+	}
+	return out
 }
 
 func kinds(items []lifecycle.Item) map[rules.Kind]int {
@@ -398,7 +404,7 @@ func tellRulesInvalid(ctx context.Context, opts Options, now time.Time, log *slo
 	prior, canSave := stored.decode(ctx, store, now, rep, log)
 	first, _, _ := strings.Cut(loadErr.Error(), "\n")
 	step := lifecycle.Step(prior, lifecycle.Input{File: file, Now: now, MetaOnly: true,
-		Blind: []lifecycle.BlindSpot{{Instance: opts.RulesPath, Reason: scrub.string("the rules file is invalid: " + first)}}})
+		Blind: []lifecycle.BlindSpot{blindSpot("", opts.RulesPath, rules.BlindCause{Kind: rules.BlindRules, Error: first}, scrub)}})
 	rep.Notifications = deliver(ctx, file, &step, now, opts, log, scrub)
 	rep.Alerts = append(rep.Alerts, step.Alerts...)
 	if canSave {

@@ -84,17 +84,24 @@ func newWorld(t *testing.T, rulesDoc string) *world {
 	w.sink = chattest.NewServer()
 	t.Cleanup(w.sink.Close)
 	w.sink.RequireDingTalkSecret("ops-dingtalk", signing)
+	w.file = rulesOn(t, rulesDoc, w.sink)
+	return w
+}
+
+// rulesOn parses a rules document whose channels (channelsYAML) point at
+// sink.
+func rulesOn(t *testing.T, doc string, sink *chattest.Server) *rules.File {
+	t.Helper()
 	env := map[string]string{
-		"SLACK_URL":       w.sink.SlackURL("team-slack"),
-		"DINGTALK_URL":    w.sink.DingTalkURL("ops-dingtalk", robot),
+		"SLACK_URL":       sink.SlackURL("team-slack"),
+		"DINGTALK_URL":    sink.DingTalkURL("ops-dingtalk", robot),
 		"DINGTALK_SECRET": signing,
 	}
-	var err error
-	w.file, err = rules.Parse("test.yaml", []byte(rulesDoc), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	f, err := rules.Parse("test.yaml", []byte(doc), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
-	return w
+	return f
 }
 
 func (w *world) run(t *testing.T, mutate ...func(*Options)) *Report {

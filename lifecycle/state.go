@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/backlog-alert/backlog-alert/rules"
@@ -19,6 +20,10 @@ const SchemaVersion = 1
 
 // HistoryLen bounds each group's history of samples.
 const HistoryLen = 24
+
+// PlaceHistoryLen bounds the history of a topic or partition, kept only while
+// it has an alert.
+const PlaceHistoryLen = 12
 
 // State is everything that spans runs.
 type State struct {
@@ -67,12 +72,18 @@ type GroupState struct {
 	// longer selected by any rule).
 	GoneSince time.Time `json:"gone_since,omitzero"`
 	History   []Sample  `json:"history,omitempty"`
+	// Places hold, by placeKey, the history of each topic or partition of
+	// the group that has an alert (pending, firing, or resolved and still
+	// owed to a channel): the trend of a topic- or partition-level alert is
+	// its own. A place is forgotten as soon as it has no alert.
+	Places map[string][]Sample `json:"places,omitempty"`
 	// Offsets remember, per place a stuck rule watches, the committed
 	// offset and since when it has not moved.
 	Offsets map[string]*Mark `json:"offsets,omitempty"`
 }
 
-// Sample is one run's view of a group: its lag and summed offsets.
+// Sample is one run's view of a group, topic or partition: its lag and
+// summed offsets.
 type Sample struct {
 	Time       time.Time
 	Lag        int64
@@ -100,6 +111,10 @@ func (s *Sample) UnmarshalJSON(b []byte) error {
 type Mark struct {
 	Committed int64     `json:"committed"`
 	Since     time.Time `json:"since"`
+	// First means Since is when monitoring of the place began, not when
+	// the offset was seen moving: it may have stood still long before.
+	// Marks written before this field existed count as exact.
+	First bool `json:"first,omitempty"`
 }
 
 // New returns an empty state.
@@ -170,8 +185,8 @@ func checkVersion(data []byte) error {
 }
 
 // Encode writes the state document. Trends are left out: they are
-// recomputed from the groups' history every run, and a copy per alert would
-// double the document at scale.
+// recomputed from the groups' and places' history every run, and a copy per
+// alert would double the document at scale.
 func (s *State) Encode(now time.Time) ([]byte, error) {
 	s.Version, s.Saved = SchemaVersion, now.UTC()
 	for _, a := range s.Alerts {
@@ -182,4 +197,38 @@ func (s *State) Encode(now time.Time) ([]byte, error) {
 
 func groupKey(region, instance, group string) string {
 	return region + "/" + instance + "/" + group
+}
+
+// placeKey names the topic or partition an alert is about within its group,
+// whatever the rule: every rule sees the same offsets there. Group-level
+// alerts have no place (""): they use the group's history.
+func placeKey(a rules.Alert) string {
+	if a.Level == rules.LevelGroup || a.Level == "" || a.Topic == "" {
+		return ""
+	}
+	if a.Partition == nil {
+		return a.Topic
+	}
+	return a.Topic + "\x00" + strconv.Itoa(*a.Partition)
+}
+
+// prunePlaces forgets the history of every place that no longer has an
+// alert in the state.
+func (s *State) prunePlaces() {
+	keep := map[string]bool{}
+	for _, as := range s.Alerts {
+		if pk := placeKey(as.Alert); pk != "" {
+			keep[groupKey(as.Alert.Region, as.Alert.Instance, as.Alert.Group)+"\x00"+pk] = true
+		}
+	}
+	for gk, gs := range s.Groups {
+		for pk := range gs.Places {
+			if !keep[gk+"\x00"+pk] {
+				delete(gs.Places, pk)
+			}
+		}
+		if len(gs.Places) == 0 {
+			gs.Places = nil
+		}
+	}
 }

@@ -30,7 +30,10 @@ type Input struct {
 // BlindSpot is something the monitor could not see.
 type BlindSpot struct {
 	Region, Instance string
-	Reason           string
+	// Reason says why in English, for the report and logs; Cause says it in
+	// parts, for messages in the channel's language.
+	Reason string
+	Cause  rules.BlindCause
 }
 
 // MetaRule is the rule name of the alerts the monitor raises about itself.
@@ -60,12 +63,27 @@ const (
 type Item struct {
 	Kind  rules.Kind
 	Alert rules.Alert
+	// Since is when the alert started firing.
+	Since time.Time
 }
 
 // Outbox is what one channel is to be told in this run.
 type Outbox struct {
 	Channel string
 	Items   []Item
+	// Ongoing are the alerts still firing at the places of Items that the
+	// channel knows of and has nothing new to hear about: context for a
+	// message that tells a group's whole state, not notifications (nothing
+	// about them is recorded as delivered).
+	Ongoing []Item
+}
+
+// GoneGroup is a group that disappeared, and why: rules.GoneDeleted (a
+// rule still selects it, the service no longer knows it) or
+// rules.GoneUnmatched (no rule selects it any more).
+type GoneGroup struct {
+	GroupRef
+	Reason string `json:"reason"`
 }
 
 // GroupRef names a consumer group.
@@ -82,7 +100,7 @@ type Outcome struct {
 	// file's channel order.
 	Outbox []Outbox
 	// Gone lists the groups that disappeared in this run.
-	Gone       []GroupRef
+	Gone       []GoneGroup
 	UnknownAge []rules.Target
 	// State is the new state: save it, after recording deliveries with
 	// State.Delivered.
@@ -96,6 +114,8 @@ func Step(prior *State, in Input) Outcome {
 	if st == nil {
 		st = New()
 	}
+	// Once the alerts are settled: places without an alert forget their history.
+	defer st.prunePlaces()
 	now := in.Now
 	unread := in.Unread
 	if unread == nil {
@@ -139,7 +159,48 @@ func Step(prior *State, in Input) Outcome {
 		}
 		trends[k] = trendOf(gs.History)
 	}
-	trendFor := func(a rules.Alert) *rules.Trend { return trends[groupKey(a.Region, a.Instance, a.Group)] }
+	observed := make(map[string]rules.Observation, len(res.Observations))
+	for _, o := range res.Observations {
+		observed[o.At.Key()] = o
+	}
+	// Topics and partitions with an alert keep their own history: this
+	// run's sample is added once, when the place's trend is first asked for.
+	placeTrends := map[string]*rules.Trend{}
+	trendFor := func(a rules.Alert) *rules.Trend {
+		gk := groupKey(a.Region, a.Instance, a.Group)
+		pk := placeKey(a)
+		if pk == "" {
+			return trends[gk]
+		}
+		k := gk + "\x00" + pk
+		if t, done := placeTrends[k]; done {
+			return t
+		}
+		gs := st.Groups[gk]
+		o, seen := observed[identity(a)]
+		if gs == nil || !seen {
+			// Not read in this run: no sample, and no trend to show.
+			placeTrends[k] = nil
+			return nil
+		}
+		if gs.Places == nil {
+			gs.Places = map[string][]Sample{}
+		}
+		h := append(gs.Places[pk], placeSample(o, now))
+		if n := len(h); n > PlaceHistoryLen {
+			h = slices.Clone(h[n-PlaceHistoryLen:])
+		}
+		gs.Places[pk] = h
+		placeTrends[k] = trendOf(h)
+		return placeTrends[k]
+	}
+	// Places that already alert get this run's sample whether or not their
+	// alert still holds, so their history has no gaps.
+	for _, as := range st.Alerts {
+		if !skip(as.Alert) {
+			trendFor(as.Alert)
+		}
+	}
 
 	// What holds now: backlog and stale from evaluation, stuck from offsets
 	// that have not moved across runs.
@@ -148,10 +209,8 @@ func Step(prior *State, in Input) Outcome {
 		a.Trend = trendFor(a)
 		current[a.Key()] = a
 	}
-	observed := map[string]rules.Observation{}
 	marksSeen := map[string]map[string]bool{}
 	for _, o := range res.Observations {
-		observed[o.At.Key()] = o
 		rule := ruleOf(o.At.Rule)
 		if rule.Stuck == nil {
 			continue
@@ -164,14 +223,16 @@ func Step(prior *State, in Input) Outcome {
 		mk := markKey(o.At)
 		m := gs.Offsets[mk]
 		if m == nil || m.Committed != o.Committed {
-			m = &Mark{Committed: o.Committed, Since: now}
+			// A place not watched before has stood still at least since now;
+			// one whose offset changed moved (at most) a run ago.
+			m = &Mark{Committed: o.Committed, Since: now, First: m == nil}
 			gs.Offsets[mk] = m
 		}
 		if marksSeen[gk] == nil {
 			marksSeen[gk] = map[string]bool{}
 		}
 		marksSeen[gk][mk] = true
-		if a, ok := stuck(rule, o, now.Sub(m.Since)); ok {
+		if a, ok := stuck(rule, o, m, now); ok {
 			a.Trend = trendFor(a)
 			current[a.Key()] = a
 		}
@@ -205,7 +266,7 @@ func Step(prior *State, in Input) Outcome {
 
 	for _, b := range in.Blind {
 		a := rules.Alert{Rule: MetaRule, Region: b.Region, Instance: b.Instance, Level: rules.LevelGroup,
-			Condition: rules.Blind, Severity: rules.Critical, Detail: b.Reason}
+			Condition: rules.Blind, Severity: rules.Critical, Detail: b.Reason, Cause: &b.Cause}
 		current[a.Key()] = a
 	}
 
@@ -219,13 +280,15 @@ func Step(prior *State, in Input) Outcome {
 	// Groups that were watched and are no longer read, though nothing failed:
 	// deleted, or no longer selected.
 	gone := map[string]bool{}
+	goneWhy := map[string]string{}
 	for gk, gs := range st.Groups {
 		if in.MetaOnly || gs.LastSeen.Equal(now) || unread(gs.Region, gs.Instance, gs.Group) {
 			continue
 		}
+		why := whyGone(in.File, gs)
 		if gs.GoneSince.IsZero() {
 			gs.GoneSince = now
-			out.Gone = append(out.Gone, GroupRef{gs.Region, gs.Instance, gs.Group})
+			out.Gone = append(out.Gone, GoneGroup{GroupRef{gs.Region, gs.Instance, gs.Group}, why})
 		}
 		if now.Sub(gs.GoneSince) >= forgetAfter(st, gk, in.File, ruleOf) {
 			delete(st.Groups, gk)
@@ -236,9 +299,9 @@ func Step(prior *State, in Input) Outcome {
 			}
 			continue
 		}
-		gone[gk] = true
+		gone[gk], goneWhy[gk] = true, why
 	}
-	slices.SortFunc(out.Gone, func(a, b GroupRef) int {
+	slices.SortFunc(out.Gone, func(a, b GoneGroup) int {
 		return cmp.Or(cmp.Compare(a.Region, b.Region), cmp.Compare(a.Instance, b.Instance), cmp.Compare(a.Group, b.Group))
 	})
 
@@ -306,7 +369,7 @@ func Step(prior *State, in Input) Outcome {
 	}
 
 	// Reconcile what each channel was told with what holds, and report.
-	outbox := map[string][]Item{}
+	outbox, ongoing := map[string][]Item{}, map[string][]Item{}
 	for key, as := range st.Alerts {
 		if skip(as.Alert) {
 			continue
@@ -316,7 +379,12 @@ func Step(prior *State, in Input) Outcome {
 		if rule == nil || (!isMeta(as.Alert) && unread(as.Alert.Region, as.Alert.Instance, as.Alert.Group)) {
 			continue
 		}
-		report := Alert{Alert: as.Alert, State: stateOf(as)}
+		told := as.Alert
+		told.Annotations = rule.Annotate(told)
+		if gone[gk] {
+			told.Detail = goneWhy[gk]
+		}
+		report := Alert{Alert: told, State: stateOf(as)}
 		if !rule.Active(now) {
 			report.Silenced, report.SilencedBy = true, "outside active_hours"
 			out.Alerts = append(out.Alerts, report)
@@ -338,8 +406,12 @@ func Step(prior *State, in Input) Outcome {
 		}
 		if !report.Silenced {
 			for _, ch := range rule.Notify {
-				if kind := due(as, as.Channels[ch], rule, gone[gk], now); kind != "" {
-					outbox[ch] = append(outbox[ch], Item{Kind: kind, Alert: as.Alert})
+				item := Item{Alert: told, Since: as.FiringSince}
+				switch item.Kind = due(as, as.Channels[ch], rule, gone[gk], now); {
+				case item.Kind != "":
+					outbox[ch] = append(outbox[ch], item)
+				case !gone[gk] && as.ResolvedAt.IsZero() && !as.FiringSince.IsZero() && as.Channels[ch].knowsFiring():
+					ongoing[ch] = append(ongoing[ch], item)
 				}
 			}
 		}
@@ -358,11 +430,39 @@ func Step(prior *State, in Input) Outcome {
 	for _, ch := range in.File.Channels {
 		if items := outbox[ch.Name]; len(items) > 0 {
 			slices.SortFunc(items, func(a, b Item) int { return compareAlerts(a.Alert, b.Alert, ruleIndex) })
-			out.Outbox = append(out.Outbox, Outbox{Channel: ch.Name, Items: items})
+			out.Outbox = append(out.Outbox, Outbox{Channel: ch.Name, Items: items, Ongoing: alongside(ongoing[ch.Name], items, ruleIndex)})
 		}
 	}
 	slices.SortFunc(out.Alerts, func(a, b Alert) int { return compareAlerts(a.Alert, b.Alert, ruleIndex) })
 	return out
+}
+
+// alongside keeps the ongoing alerts at the places of items, in order.
+func alongside(ongoing, items []Item, ruleIndex map[string]int) []Item {
+	places := map[string]bool{}
+	for _, it := range items {
+		places[identity(it.Alert)] = true
+	}
+	var out []Item
+	for _, it := range ongoing {
+		if places[identity(it.Alert)] {
+			out = append(out, it)
+		}
+	}
+	slices.SortFunc(out, func(a, b Item) int { return compareAlerts(a.Alert, b.Alert, ruleIndex) })
+	return out
+}
+
+// whyGone says why a group is no longer read though nothing failed: a rule
+// still selects it (so the service no longer knows it: deleted), or none
+// does.
+func whyGone(f *rules.File, gs *GroupState) string {
+	for i := range f.Rules {
+		if f.Rules[i].Matches(gs.Region, gs.Instance, gs.Group) {
+			return rules.GoneDeleted
+		}
+	}
+	return rules.GoneUnmatched
 }
 
 // metaRule is the rule of the monitor's own alerts: they fire at once, remind
@@ -460,14 +560,18 @@ func (o *Outcome) MarkNotified(items []Item) {
 	}
 }
 
-// stuck judges a place whose committed offsets have not moved for unmoved.
-// A caught-up consumer is never stuck: with no lag there is nothing to move.
-func stuck(rule *rules.Rule, o rules.Observation, unmoved time.Duration) (rules.Alert, bool) {
+// stuck judges a place whose committed offsets have not moved since the
+// mark. A caught-up consumer is never stuck: with no lag there is nothing to
+// move. The alert says since when, and whether that is only when monitoring
+// began (AtLeast).
+func stuck(rule *rules.Rule, o rules.Observation, m *Mark, now time.Time) (rules.Alert, bool) {
 	if o.At.Lag <= 0 {
 		return rules.Alert{}, false
 	}
+	unmoved := now.Sub(m.Since)
 	a := o.At
 	a.Condition, a.Value = rules.Stuck, int64(unmoved/time.Second)
+	a.Since, a.AtLeast = m.Since, m.First
 	switch t := rule.Stuck; {
 	case t.Critical > 0 && unmoved >= t.Critical:
 		a.Severity, a.Threshold = rules.Critical, int64(t.Critical/time.Second)

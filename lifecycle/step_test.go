@@ -351,7 +351,7 @@ func TestTrendOf(t *testing.T) {
 	}{
 		{"one sample", []Sample{{Time: at(0), Lag: 5, Partitions: 1}}, rules.Trend{Backlog: []int64{5}}},
 		{"draining", []Sample{{Time: at(0), Lag: 1000, Broker: 2000, Consumer: 1000, Partitions: 1}, {Time: at(10), Lag: 500, Broker: 2500, Consumer: 2000, Partitions: 1}},
-			rules.Trend{Backlog: []int64{1000, 500}, RatesKnown: true, ConsumePerMin: 100, ProducePerMin: 50, DrainMinutes: 10}},
+			rules.Trend{Backlog: []int64{1000, 500}, RatesKnown: true, ConsumePerMin: 100, ProducePerMin: 50, RateSeconds: 600, DrainMinutes: 10}},
 		{"offsets reset", []Sample{{Time: at(0), Lag: 10, Broker: 2000, Consumer: 1990, Partitions: 1}, {Time: at(10), Lag: 10, Broker: 20, Consumer: 10, Partitions: 1}},
 			rules.Trend{Backlog: []int64{10, 10}}},
 		{"partitions added", []Sample{{Time: at(0), Lag: 10, Broker: 20, Consumer: 10, Partitions: 1}, {Time: at(10), Lag: 10, Broker: 40, Consumer: 30, Partitions: 2}},

@@ -20,12 +20,25 @@ import (
 type Item struct {
 	Kind  rules.Kind
 	Alert rules.Alert
+	// Since is when the alert started firing (zero when unknown): a
+	// reminder says for how long, a resolution after how long.
+	Since time.Time
 }
 
-// Message is what one channel gets in one run: every change routed to it.
+// Message is what one channel gets in one run: every change routed to it,
+// in the channel's language and time zone.
 type Message struct {
 	Items []Item
-	Time  time.Time // evaluation time, shown in the message
+	// Ongoing are alerts that still fire at the places of Items but have
+	// nothing new to say; a section shows them so that it tells the whole
+	// truth about its group ("stale resolved; backlog still WARNING").
+	// They never make a message on their own.
+	Ongoing []Item
+	Time    time.Time // evaluation time, shown in the message
+	// Language picks the catalogue (rules.LanguageEnglish when empty);
+	// Location the time zone times are shown in (UTC when nil).
+	Language string
+	Location *time.Location
 }
 
 // Notifier sends a Message to one channel.

@@ -1,6 +1,9 @@
 package rules
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
 
 // Condition names what an alert is about.
 type Condition string
@@ -59,13 +62,25 @@ type Alert struct {
 	// AgeKnown is false when the service reported no timestamp.
 	AgeSeconds int64 `json:"age_seconds"`
 	AgeKnown   bool  `json:"age_known"`
-	// Top lists the largest contributors to Lag one level down (topics of a
-	// group, partitions of a topic), largest first, at most TopN.
+	// Top lists the largest contributors to the lag, largest first, at most
+	// TopN: the topics of a group, the partitions of a topic, and for a
+	// partition the largest partitions of its topic.
 	Top []Contributor `json:"top,omitempty"`
 	// Trend is the group's recent history, when state is kept between runs.
 	Trend *Trend `json:"trend,omitempty"`
-	// Detail explains a blind alert: why the monitor cannot see.
+	// Detail explains a blind alert (why the monitor cannot see, in
+	// English) or a missing one (GoneDeleted, GoneUnmatched).
 	Detail string `json:"detail,omitempty"`
+	// Cause is a blind alert's reason in parts, for catalogues to word.
+	Cause *BlindCause `json:"cause,omitempty"`
+	// Since is, for a stuck alert, when the committed offsets last moved.
+	// AtLeast means they were already not moving when monitoring of this
+	// place began at Since: they may have stopped long before.
+	Since   time.Time `json:"since,omitzero"`
+	AtLeast bool      `json:"at_least,omitempty"`
+	// Annotations are the rule's annotations (summary, owner, runbook_url
+	// and free keys) rendered for this alert's place.
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // TopN bounds Alert.Top.
@@ -101,19 +116,22 @@ func (a Alert) Where() string {
 	return s
 }
 
-// Trend is how a group's backlog moved over the recent runs. It is filled
-// in from the state kept between runs; nil when there is no history yet.
+// Trend is how the backlog at an alert's level (its group, topic or
+// partition) moved over the recent runs. It is filled in from the state kept
+// between runs; nil when there is no history yet.
 type Trend struct {
-	// Backlog is the group's lag at each recent run, oldest first, ending
-	// with this run.
+	// Backlog is the lag at each recent run, oldest first, ending with this
+	// run.
 	Backlog []int64 `json:"backlog"`
 	// RatesKnown is false until two runs are far enough apart to measure
 	// rates, or when offsets went backwards (a reset).
 	RatesKnown bool `json:"rates_known"`
 	// ConsumePerMin and ProducePerMin are messages per minute, from the
-	// movement of the summed consumer and broker offsets.
+	// movement of the summed consumer and broker offsets over the most
+	// recent interval (RateSeconds long).
 	ConsumePerMin float64 `json:"consume_per_min"`
 	ProducePerMin float64 `json:"produce_per_min"`
+	RateSeconds   int64   `json:"rate_seconds,omitempty"`
 	// DrainMinutes estimates when the backlog is gone at the current rates;
 	// set only while it is shrinking.
 	DrainMinutes float64 `json:"drain_minutes,omitempty"`
@@ -131,4 +149,34 @@ const (
 	KindReminder   Kind = "reminder"   // still firing after `repeat`
 	KindResolved   Kind = "resolved"   // the condition no longer holds
 	KindMissing    Kind = "missing"    // the group disappeared while alerting
+)
+
+// BlindCause is why the monitor cannot see an instance (or its rules file).
+type BlindCause struct {
+	Kind string `json:"kind"` // one of the Blind* kinds below
+	// Code is the service's error code when it refused the credentials.
+	Code string `json:"code,omitempty"`
+	// Unreadable of Groups consumer groups could not be read.
+	Unreadable int `json:"unreadable,omitempty"`
+	Groups     int `json:"groups,omitempty"`
+	// Error is the first error as the service or the rules loader said it.
+	Error string `json:"error,omitempty"`
+}
+
+// Kinds of BlindCause.
+const (
+	BlindCredentials = "credentials" // the service refused the credentials
+	BlindListing     = "listing"     // the instance's groups could not be listed
+	BlindUnreadable  = "unreadable"  // more than half of its groups could not be read
+	BlindRules       = "rules"       // the rules file is invalid
+)
+
+// Why a group is gone, in the Detail of a missing alert: the words are the
+// catalogues' (notify), the decision the lifecycle's.
+const (
+	// GoneDeleted: a rule still selects the group, but the service no longer
+	// knows it (BIZ_SUBSCRIPTION_NOT_FOUND, or absent from the listing).
+	GoneDeleted = "deleted"
+	// GoneUnmatched: no rule selects the group any more.
+	GoneUnmatched = "unmatched"
 )

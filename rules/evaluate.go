@@ -1,7 +1,8 @@
 package rules
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/backlog-alert/backlog-alert/progress"
@@ -31,6 +32,11 @@ type Observation struct {
 	// Committed is the sum of the consumer offsets at this place: when it
 	// does not move while there is lag, the consumer is stuck.
 	Committed int64
+	// Broker is the sum of the broker (log end) offsets at this place, and
+	// Partitions how many partitions it spans: with Committed, what the
+	// lifecycle needs to measure the place's rates.
+	Broker     int64
+	Partitions int
 }
 
 // Target names one place a rule judged: a group, a topic of it, or a
@@ -58,6 +64,7 @@ func Evaluate(rs []Rule, snap progress.Snapshot, now time.Time) Result {
 		}
 	}
 	res.Observations = make([]Observation, 0, places)
+	var tops contributors
 	for i := range rs {
 		rule := &rs[i]
 		for gi := range snap.Groups {
@@ -66,7 +73,7 @@ func Evaluate(rs []Rule, snap progress.Snapshot, now time.Time) Result {
 				continue
 			}
 			res.Matched[rule.Name]++
-			rule.visit(g, func(s sample) { rule.judge(s, now, &res) })
+			rule.visit(g, &tops, func(s sample) { rule.judge(s, now, &res) })
 		}
 	}
 	return res
@@ -93,11 +100,14 @@ type sample struct {
 	lag           int64
 	lastTimestamp int64
 	committed     int64
+	broker        int64
+	partitions    int
 	top           []Contributor
 }
 
-// visit calls fn for each place of the group the rule's level judges.
-func (rule *Rule) visit(g *progress.Group, fn func(sample)) {
+// visit calls fn for each place of the group the rule's level judges; tops
+// hands out the lists of a topic's largest partitions.
+func (rule *Rule) visit(g *progress.Group, tops *contributors, fn func(sample)) {
 	base := Alert{Rule: rule.Name, Region: g.Region, Instance: g.Instance, Group: g.Group, Level: rule.Level}
 	switch rule.Level {
 	case LevelTopic:
@@ -105,7 +115,8 @@ func (rule *Rule) visit(g *progress.Group, fn func(sample)) {
 			if t := &g.Topics[ti]; rule.watchesTopic(t.Topic) {
 				at := base
 				at.Topic = t.Topic
-				fn(sample{at: at, lag: nonNegative(t.TotalDiff), lastTimestamp: t.LastTimestamp, committed: committed(t), top: topPartitions(t)})
+				c, b := offsets(t)
+				fn(sample{at: at, lag: nonNegative(t.TotalDiff), lastTimestamp: t.LastTimestamp, committed: c, broker: b, partitions: len(t.Partitions), top: largestPartitions(t, tops)})
 			}
 		}
 		return
@@ -115,13 +126,16 @@ func (rule *Rule) visit(g *progress.Group, fn func(sample)) {
 			if !rule.watchesTopic(t.Topic) {
 				continue
 			}
+			// The topic's largest partitions, shared by all its partitions'
+			// alerts: computed once per topic, not once per partition.
+			top := largestPartitions(t, tops)
 			for pi := range t.Partitions {
 				p := &t.Partitions[pi]
 				at := base
 				// Points into the snapshot, which nobody changes: one
 				// allocation fewer per partition.
 				at.Topic, at.Partition = t.Topic, &p.Partition
-				fn(sample{at: at, lag: p.Lag(), lastTimestamp: p.LastTimestamp, committed: p.ConsumerOffset})
+				fn(sample{at: at, lag: p.Lag(), lastTimestamp: p.LastTimestamp, committed: p.ConsumerOffset, broker: p.BrokerOffset, partitions: 1, top: top})
 			}
 		}
 		return
@@ -134,7 +148,10 @@ func (rule *Rule) visit(g *progress.Group, fn func(sample)) {
 	}
 	s := sample{at: base, lag: nonNegative(g.TotalDiff), lastTimestamp: g.LastTimestamp, top: topTopics(topics)}
 	for _, t := range topics {
-		s.committed += committed(t)
+		c, b := offsets(t)
+		s.committed += c
+		s.broker += b
+		s.partitions += len(t.Partitions)
 	}
 	if len(rule.Topics) > 0 {
 		// A topic filter narrows the group to the chosen topics: their
@@ -156,7 +173,7 @@ func (rule *Rule) judge(s sample, now time.Time, res *Result) {
 	at := s.at
 	at.Lag, at.Top = s.lag, s.top
 	at.AgeKnown, at.AgeSeconds = ageKnown, int64(age/time.Second)
-	res.Observations = append(res.Observations, Observation{At: at, Committed: s.committed})
+	res.Observations = append(res.Observations, Observation{At: at, Committed: s.committed, Broker: s.broker, Partitions: s.partitions})
 	fill := func(c Condition, sev Severity, value, threshold int64) {
 		a := at
 		a.Condition, a.Severity, a.Value, a.Threshold = c, sev, value, threshold
@@ -186,12 +203,13 @@ func (rule *Rule) judge(s sample, now time.Time, res *Result) {
 	}
 }
 
-func committed(t *progress.Topic) int64 {
-	var sum int64
-	for _, p := range t.Partitions {
-		sum += p.ConsumerOffset
+// offsets sums a topic's committed (consumer) and broker offsets.
+func offsets(t *progress.Topic) (committed, broker int64) {
+	for pi := range t.Partitions {
+		committed += t.Partitions[pi].ConsumerOffset
+		broker += t.Partitions[pi].BrokerOffset
 	}
-	return sum
+	return committed, broker
 }
 
 func topTopics(topics []*progress.Topic) []Contributor {
@@ -204,18 +222,50 @@ func topTopics(topics []*progress.Topic) []Contributor {
 	return largest(out)
 }
 
-func topPartitions(t *progress.Topic) []Contributor {
+// contributors hands out top lists of capacity TopN from a few large
+// allocations: one per topic would be tens of thousands of small ones at
+// partition level.
+type contributors []Contributor
+
+const contributorsChunk = 1024 * TopN
+
+func (c *contributors) next() []Contributor {
+	if cap(*c) < TopN {
+		*c = make(contributors, 0, contributorsChunk)
+	}
+	s := (*c)[:0:TopN]
+	*c = (*c)[TopN:TopN]
+	return s
+}
+
+// largestPartitions is the topic's partitions with lag, largest first (the
+// first listed among equals), at most TopN; nil when none has lag.
+func largestPartitions(t *progress.Topic, tops *contributors) []Contributor {
 	var out []Contributor
 	for pi := range t.Partitions {
-		if p := &t.Partitions[pi]; p.Lag() > 0 {
-			out = append(out, Contributor{Topic: t.Topic, Partition: &p.Partition, Lag: p.Lag()})
+		p := &t.Partitions[pi]
+		lag := p.Lag()
+		if lag <= 0 || (len(out) == TopN && lag <= out[TopN-1].Lag) {
+			continue
 		}
+		if out == nil {
+			out = tops.next()
+		}
+		i := len(out)
+		for i > 0 && out[i-1].Lag < lag {
+			i--
+		}
+		if len(out) < TopN {
+			out = append(out, Contributor{})
+		}
+		copy(out[i+1:], out[i:len(out)-1])
+		out[i] = Contributor{Topic: t.Topic, Partition: &p.Partition, Lag: lag}
 	}
-	return largest(out)
+	return out
 }
 
 func largest(cs []Contributor) []Contributor {
-	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Lag > cs[j].Lag })
+	slices.SortStableFunc(cs, func(a, b Contributor) int { return cmp.Compare(b.Lag, a.Lag) })
 	if len(cs) > TopN {
 		cs = cs[:TopN]
 	}

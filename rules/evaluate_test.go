@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -149,6 +150,92 @@ func TestEvaluateIsPure(t *testing.T) {
 	for i := range a.Alerts {
 		if a.Alerts[i].Key() != b.Alerts[i].Key() || a.Alerts[i].Value != b.Alerts[i].Value {
 			t.Errorf("run differs at %d", i)
+		}
+	}
+}
+
+// Observations carry what a place's history needs (its summed offsets and
+// partition count) at every level, and partition-level alerts carry their
+// topic's largest partitions, themselves included.
+func TestEvaluateObservationsAndPartitionTop(t *testing.T) {
+	g := group("g", topic("a", ago(time.Minute), 10, 0, 700, 30, 50, 60, 5), topic("b", ago(time.Minute), 400))
+	// topic() puts every consumer at 1000 and every broker at 1000 + lag.
+	tests := []struct {
+		level      Level
+		where      string
+		committed  int64
+		broker     int64
+		partitions int
+	}{
+		{LevelGroup, "g", 8000, 8000 + 1255, 8},
+		{LevelTopic, "g / a", 7000, 7000 + 855, 7},
+		{LevelTopic, "g / b", 1000, 1400, 1},
+		{LevelPartition, "g / a [p2]", 1000, 1700, 1},
+		{LevelPartition, "g / b [p0]", 1000, 1400, 1},
+	}
+	for _, tc := range tests {
+		rule := Rule{Name: "r", Instance: "i", Region: "cn-hangzhou", Groups: []string{"*"}, Level: tc.level, Backlog: &BacklogThresholds{Warning: 1}}
+		res := Evaluate([]Rule{rule}, progress.Snapshot{Groups: []progress.Group{g}}, now)
+		found := false
+		for _, o := range res.Observations {
+			if o.At.Where() == tc.where {
+				found = true
+				if o.Committed != tc.committed || o.Broker != tc.broker || o.Partitions != tc.partitions {
+					t.Errorf("%s: committed %d broker %d partitions %d, want %d %d %d", tc.where, o.Committed, o.Broker, o.Partitions, tc.committed, tc.broker, tc.partitions)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no observation at %s", tc.where)
+		}
+	}
+
+	rule := Rule{Name: "r", Instance: "i", Region: "cn-hangzhou", Groups: []string{"*"}, Level: LevelPartition, Backlog: &BacklogThresholds{Warning: 20}}
+	res := Evaluate([]Rule{rule}, progress.Snapshot{Groups: []progress.Group{g}}, now)
+	tops := map[string]string{}
+	for _, a := range res.Alerts {
+		s := ""
+		for _, c := range a.Top {
+			s += fmt.Sprintf("%s/p%d=%d ", c.Topic, *c.Partition, c.Lag)
+		}
+		tops[a.Where()] = s
+	}
+	// Largest first, at most TopN, the alert's own partition among them
+	// when it is large enough; b's only partition lists itself.
+	wantA := "a/p2=700 a/p5=60 a/p4=50 a/p3=30 a/p0=10 "
+	for _, where := range []string{"g / a [p2]", "g / a [p3]", "g / a [p4]", "g / a [p5]"} {
+		if tops[where] != wantA {
+			t.Errorf("%s: top %q, want %q", where, tops[where], wantA)
+		}
+	}
+	if tops["g / b [p0]"] != "b/p0=400 " || len(tops) != 5 {
+		t.Errorf("tops %v", tops)
+	}
+}
+
+// The largest partitions are in order of lag, the first listed first among
+// equals, as a stable sort would have them.
+func TestLargestPartitions(t *testing.T) {
+	tests := []struct {
+		lags []int64
+		want string
+	}{
+		{nil, ""},
+		{[]int64{0, 0}, ""},
+		{[]int64{3}, "p0=3 "},
+		{[]int64{5, 5, 9, 1, 5, 9, 5}, "p2=9 p5=9 p0=5 p1=5 p4=5 "},
+		{[]int64{1, 2, 3, 4, 5, 6, 7}, "p6=7 p5=6 p4=5 p3=4 p2=3 "},
+		{[]int64{7, 0, 6, 5, 4, 3, 2, 8}, "p7=8 p0=7 p2=6 p3=5 p4=4 "},
+	}
+	var tops contributors
+	for _, tc := range tests {
+		tp := topic("t", -1, tc.lags...)
+		got := ""
+		for _, c := range largestPartitions(&tp, &tops) {
+			got += fmt.Sprintf("p%d=%d ", *c.Partition, c.Lag)
+		}
+		if got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.lags, got, tc.want)
 		}
 	}
 }

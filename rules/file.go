@@ -8,7 +8,9 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -35,11 +37,24 @@ type File struct {
 	Secrets []string
 }
 
-// Defaults are inherited by every rule that does not set its own.
+// Defaults are inherited by every rule and channel that does not set its
+// own.
 type Defaults struct {
 	Region string
 	Notify []string
 	Timing
+	// Language and Location are the channels' defaults: after loading,
+	// "en" and time.UTC unless the file says otherwise.
+	Language string
+	Location *time.Location
+	// Annotations are every rule's, unless it sets the same key; in display
+	// order, without empty values.
+	Annotations []Annotation
+}
+
+// baseDefaults are the defaults of a file that sets none.
+func baseDefaults() Defaults {
+	return Defaults{Timing: DefaultTiming, Language: LanguageEnglish, Location: time.UTC}
 }
 
 // API is how the run calls the OpenAPI.
@@ -61,6 +76,15 @@ const (
 	ChannelDingTalk = "dingtalk"
 )
 
+// Languages a channel's messages can be written in.
+const (
+	LanguageEnglish = "en"
+	LanguageChinese = "zh-CN"
+)
+
+// Languages are the accepted values of language:, the default first.
+var Languages = []string{LanguageEnglish, LanguageChinese}
+
 // Channel is where notifications go.
 type Channel struct {
 	Name       string
@@ -70,6 +94,11 @@ type Channel struct {
 	Secret string
 	// AtMobiles are @-mentioned on critical alerts (DingTalk).
 	AtMobiles []string
+	// Language is one of Languages: the channel's own, else defaults'.
+	Language string
+	// Location is the time zone times are shown in: the channel's own, else
+	// defaults', else UTC. Never nil after loading.
+	Location *time.Location
 }
 
 // Rule selects consumer groups of one instance and says when they are behind.
@@ -87,6 +116,10 @@ type Rule struct {
 	Stuck   *StaleThresholds
 	Notify  []string
 	Timing
+	// Annotations are defaults' merged with the rule's own (its keys
+	// winning, "" dropping one), parsed, in display order (see
+	// AnnotationOrder). Render them with Annotate.
+	Annotations []Annotation
 	// Line is where the rule starts in its file.
 	Line int
 }
@@ -198,14 +231,14 @@ func (r *reader) file0(n *yaml.Node) *File {
 	case v == nil:
 		r.fail(n, "version", "missing (write version: 1)")
 	case v.Tag != "!!int" || v.Value != "1":
-		r.fail(v, "version", "unsupported version %s (this program reads version 1)", v.Value)
+		r.fail(v, "version", "unsupported version %s (this program reads version 1)", oneLine(v.Value))
 	default:
 		f.Version = 1
 	}
 	if v := top["state"]; v != nil {
 		f.State, _ = r.str(v, "state")
 	}
-	f.Defaults.Timing = DefaultTiming
+	f.Defaults = baseDefaults()
 	if d := top["defaults"]; !isNull(d) {
 		f.Defaults = r.defaults(d)
 	}
@@ -219,7 +252,7 @@ func (r *reader) file0(n *yaml.Node) *File {
 	if c := top["channels"]; isNull(c) {
 		r.fail(n, "channels", "missing: define at least one channel")
 	} else {
-		f.Channels = r.channels(c)
+		f.Channels = r.channels(c, f.Defaults)
 	}
 	names := make([]string, len(f.Channels))
 	for i, c := range f.Channels {
@@ -282,7 +315,7 @@ func (r *reader) api(n *yaml.Node) API {
 	if v := m["qps"]; v != nil {
 		q, err := strconv.ParseFloat(v.Value, 64)
 		if v.Kind != yaml.ScalarNode || (v.Tag != "!!int" && v.Tag != "!!float") || err != nil || q <= 0 || q > 10000 {
-			r.fail(v, "api.qps", "must be a number of calls per second between 0 and 10000, not %s", v.Value)
+			r.fail(v, "api.qps", "must be a number of calls per second between 0 and 10000, not %s", oneLine(v.Value))
 		}
 		a.QPS = q
 	}
@@ -309,9 +342,11 @@ func (r *reader) api(n *yaml.Node) API {
 	return a
 }
 
+var defaultsKeys = append([]string{"region", "notify", "language", "timezone", "annotations"}, timingKeys...)
+
 func (r *reader) defaults(n *yaml.Node) Defaults {
-	d := Defaults{Timing: DefaultTiming}
-	m := r.mapping(n, "defaults", append([]string{"region", "notify"}, timingKeys...)...)
+	d := baseDefaults()
+	m := r.mapping(n, "defaults", defaultsKeys...)
 	if m == nil {
 		return d
 	}
@@ -322,7 +357,51 @@ func (r *reader) defaults(n *yaml.Node) Defaults {
 	if v := m["notify"]; v != nil {
 		d.Notify = r.strList(v, "defaults.notify")
 	}
+	if v := m["language"]; v != nil {
+		if l, ok := r.language(v, "defaults.language"); ok {
+			d.Language = l
+		}
+	}
+	if v := m["timezone"]; v != nil {
+		if loc, ok := r.timezone(v, "defaults.timezone"); ok {
+			d.Location = loc
+		}
+	}
+	if v := m["annotations"]; !isNull(v) {
+		sample := AnnotationData{Rule: "sample-rule", Region: d.Region, Instance: "sample-instance", Group: "sample-group", Topic: "sample-topic", Partition: "0"}
+		d.Annotations = mergeAnnotations(nil, r.annotations(keyNode(n, "annotations"), v, "defaults.annotations", sample))
+	}
 	return d
+}
+
+// language reads one of Languages; nothing else, not even a near miss, so
+// that a typo does not silently fall back to English.
+func (r *reader) language(n *yaml.Node, field string) (string, bool) {
+	s, ok := r.str(n, field)
+	if !ok {
+		return "", false
+	}
+	if !contains(Languages, s) {
+		r.fail(n, field, "unknown language %q (%s)", s, strings.Join(Languages, " or "))
+		return "", false
+	}
+	return s, true
+}
+
+// timezone reads an IANA time zone name.
+func (r *reader) timezone(n *yaml.Node, field string) (*time.Location, bool) {
+	s, ok := r.str(n, field)
+	if !ok {
+		return nil, false
+	}
+	// LoadLocation takes "" for UTC and "Local" for the machine's zone,
+	// which differs between a laptop and a function: neither is a name.
+	loc, err := time.LoadLocation(s)
+	if err != nil || s == "" || s == "Local" {
+		r.fail(n, field, "unknown time zone %q (an IANA name such as Asia/Shanghai or UTC)", s)
+		return nil, false
+	}
+	return loc, true
 }
 
 var regionID = regexp.MustCompile(`^[a-z0-9-]+$`)
@@ -338,18 +417,18 @@ func (r *reader) region(n *yaml.Node, field string) (string, bool) {
 
 var channelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
-func (r *reader) channels(n *yaml.Node) []Channel {
+func (r *reader) channels(n *yaml.Node, d Defaults) []Channel {
 	keys, values := r.pairs(n, "channels")
 	var out []Channel
 	for i, k := range keys {
-		field := "channels." + k.Value
+		field := join("channels", k.Value)
 		if !channelName.MatchString(k.Value) {
 			r.fail(k, field, "channel names use letters, digits, '-', '_' and '.'")
 			continue
 		}
 		// An invalid channel is still named, so that rules referring to it
 		// do not add "unknown channel" errors on top of the real one.
-		c := r.channel(values[i], field)
+		c := r.channel(values[i], field, d)
 		c.Name = k.Value
 		out = append(out, c)
 	}
@@ -359,11 +438,27 @@ func (r *reader) channels(n *yaml.Node) []Channel {
 	return out
 }
 
-func (r *reader) channel(n *yaml.Node, field string) Channel {
-	var c Channel
-	m := r.mapping(n, field, "type", "webhook_url", "secret", "at_mobiles")
+func (r *reader) channel(n *yaml.Node, field string, d Defaults) Channel {
+	c := Channel{Language: d.Language, Location: d.Location}
+	if c.Language == "" {
+		c.Language = LanguageEnglish
+	}
+	if c.Location == nil {
+		c.Location = time.UTC
+	}
+	m := r.mapping(n, field, "type", "webhook_url", "secret", "at_mobiles", "language", "timezone")
 	if m == nil {
 		return c
+	}
+	if v := m["language"]; v != nil {
+		if l, ok := r.language(v, field+".language"); ok {
+			c.Language = l
+		}
+	}
+	if v := m["timezone"]; v != nil {
+		if loc, ok := r.timezone(v, field+".timezone"); ok {
+			c.Location = loc
+		}
 	}
 	if v := m["type"]; v == nil {
 		r.fail(n, field+".type", "missing (slack or dingtalk)")
@@ -416,7 +511,7 @@ func (r *reader) checkNotify(n *yaml.Node, field string, list, channels []string
 	}
 }
 
-var ruleKeys = append([]string{"name", "instance", "region", "groups", "exclude_groups", "topics", "level", "backlog", "stale", "stuck", "notify"}, timingKeys...)
+var ruleKeys = append([]string{"name", "instance", "region", "groups", "exclude_groups", "topics", "level", "backlog", "stale", "stuck", "notify", "annotations"}, timingKeys...)
 
 func (r *reader) rule(n *yaml.Node, field string, d Defaults, channels []string) (Rule, bool) {
 	rule := Rule{Line: n.Line, Level: LevelGroup}
@@ -493,6 +588,15 @@ func (r *reader) rule(n *yaml.Node, field string, d Defaults, channels []string)
 	} else if len(d.Notify) == 0 {
 		r.fail(n, field+".notify", "missing (set it here or in defaults)")
 	}
+	rule.Annotations = d.Annotations
+	if v := m["annotations"]; !isNull(v) {
+		sample := AnnotationData{Rule: rule.Name, Region: rule.Region, Instance: rule.Instance, Group: "sample-group", Topic: "sample-topic", Partition: "0"}
+		at := keyNode(n, "annotations")
+		rule.Annotations = mergeAnnotations(d.Annotations, r.annotations(at, v, field+".annotations", sample))
+		if len(rule.Annotations) > MaxAnnotations {
+			r.fail(at, field+".annotations", "at most %d annotations, not %d with those from defaults", MaxAnnotations, len(rule.Annotations))
+		}
+	}
 	return rule, len(r.errs) == before
 }
 
@@ -568,6 +672,21 @@ func matchAny(globs []string, s string) bool {
 	return false
 }
 
+// cosmetic reports whether a field only changes how messages look.
+func cosmetic(field string, channels []Channel) bool {
+	switch {
+	case field == "defaults.annotations" || strings.HasPrefix(field, "defaults.annotations."),
+		field == "defaults.language" || field == "defaults.timezone":
+		return true
+	}
+	for _, c := range channels {
+		if field == "channels."+c.Name+".language" || field == "channels."+c.Name+".timezone" {
+			return true
+		}
+	}
+	return false
+}
+
 // LoadMeta reads only what the monitor needs to say that a rules file is
 // broken: its channels, meta_notify, defaults and state, ignoring the rest.
 // It is for when Load fails; it fails when those parts are broken too.
@@ -585,16 +704,20 @@ func LoadMeta(file string) (*File, error) {
 		top[doc.Content[0].Content[i].Value] = doc.Content[0].Content[i+1]
 	}
 	r := &reader{file: file, getenv: os.LookupEnv}
-	f := &File{Path: file, Defaults: Defaults{Timing: DefaultTiming}}
+	f := &File{Path: file, Defaults: baseDefaults()}
 	if v := top["state"]; v != nil {
 		f.State, _ = r.str(v, "state")
 	}
 	if v := top["defaults"]; !isNull(v) {
 		f.Defaults = r.defaults(v)
+		f.Defaults.Annotations = nil // meta alerts carry none
 	}
 	if v := top["channels"]; !isNull(v) {
-		f.Channels = r.channels(v)
+		f.Channels = r.channels(v, f.Defaults)
 	}
+	// A broken annotation, language or time zone does not stop the monitor
+	// from saying that the file is broken: English and UTC will do.
+	r.errs = slices.DeleteFunc(r.errs, func(e *Error) bool { return cosmetic(e.Field, f.Channels) })
 	for _, c := range f.Channels {
 		f.MetaNotify = append(f.MetaNotify, c.Name)
 	}

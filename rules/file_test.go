@@ -87,6 +87,9 @@ func TestParseErrors(t *testing.T) {
 		{"empty file", "", "r.yaml: the rules file is empty"},
 		{"no rules", validHead, "rules: missing"},
 		{"two documents", validHead + rule + "---\nversion: 1\n", "only one YAML document"},
+		{"key with a newline", validHead + rule + "    \"a\\nb\": 1\n", `r.yaml:14: rules[0]."a\nb": unknown key`},
+		{"channel name with a newline", strings.Replace(validHead, "  team-slack:\n", "  team-slack:\n    type: slack\n    webhook_url: https://x.example/\n  \"a\\nb\":\n", 1) + rule, `r.yaml:9: channels."a\nb": channel names use letters`},
+		{"version with a newline", strings.Replace(validHead, "version: 1", "version: \"1\\n2\"", 1) + rule, `r.yaml:1: version: unsupported version "1\n2"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,6 +18,11 @@ func FuzzParse(f *testing.F) {
 		"version: 1\nrules: [{name: r, instance: i, groups: ['[']}]\n",
 		"version: 1\nsilences: [{matchers: {group: g}, starts: 2026-11-21T09:00:00Z, ends: 2026-11-21T08:00:00Z}]\n",
 		"version: 1\napi: {qps: 1e400, retries: -1}\n", strings.Repeat("[", 500), "version: 1\ndefaults: {active_hours: {from: '25:00', to: '09:00', tz: '../../etc'}}\n",
+		"version: 1\ndefaults: {region: cn-hangzhou, notify: [c], language: zh-CN, timezone: Asia/Shanghai, annotations: {owner: '@oncall', runbook_url: 'https://wiki.example/{{ .Group }}'}}\n" +
+			"channels: {c: {type: slack, webhook_url: '${SLACK_WEBHOOK_URL}', language: en, timezone: Europe/Berlin}}\n" +
+			"rules: [{name: r, instance: i, groups: [g], backlog: {warning: 1}, annotations: {summary: '{{ .Group }}/{{ .Topic }}[{{ .Partition }}]', owner: ''}}]\n",
+		"version: 1\ndefaults: {language: zh, timezone: Local, annotations: {Bad-Key: x, n: 1, l: [], u_url: '{{ .Owner }}'}}\n" +
+			"rules: [{annotations: {s: '{{ range 9 }}{{ end }}', t: '{{ .Group', d: '{{ printf \"%999999d\" 1 }}'}}]\n",
 	} {
 		f.Add(seed)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -231,7 +232,18 @@ func kindName(n *yaml.Node) string {
 	return n.Tag
 }
 
+// oneLine quotes s if it would break the one-line error form (a newline, a
+// control character).
+func oneLine(s string) string {
+	if strings.ContainsFunc(s, func(c rune) bool { return !unicode.IsPrint(c) }) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// join names key inside field.
 func join(field, key string) string {
+	key = oneLine(key)
 	if field == "" {
 		return key
 	}

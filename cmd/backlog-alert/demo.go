@@ -105,19 +105,24 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // demoStories say what each run shows.
 var demoStories = []string{
-	`orders-payments has a large backlog and billing's consumer has stopped: both hold for
+	`team-slack speaks English in UTC; ops-dingtalk speaks Chinese in Beijing time
+(language: zh-CN, timezone: Asia/Shanghai): the same alerts, each in its own words.
+orders-payments has a large backlog and billing's consumer has stopped: both hold for
 "for: 5m" before paging, so they are pending and nobody is paged yet. analytics-clicks'
 pageviews topic is 20 minutes stale and fires at once (its rule has no "for").
 orders-api is healthy, orders-test is excluded, analytics-daily is idle and caught up
 (an old timestamp with no lag never alerts), and the clicks topic has lag but no
 timestamp: its staleness is unknown and the report says so.`,
-	`The orders alerts held for 10 minutes: they fire, with trends since the first run.
+	`The orders alerts held for 10 minutes: they fire, with trends since the first run,
+the rule's summary, owner and runbook link. billing is both stale and behind: one section
+says both.
 pageviews is still stale, but its channel was told 10 minutes ago: the reminder is
 held back until "repeat: 4h".`,
 	`billing's consumer restarted and pageviews caught up: their alerts resolve.
 orders-payments is draining but still critical: nothing new to say, so nothing is sent. The clicks topic's
 committed offsets have not moved for 20 minutes while it has lag: "stuck" fires, even
-though the service gives no timestamp for it.`,
+though the service gives no timestamp for it, and says the offsets may have stopped before
+monitoring began.`,
 }
 
 // demoGroups is the scenario as the service reports it at a run.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -247,6 +248,13 @@ func describe(w io.Writer, f *rules.File) {
 			fmt.Fprintf(w, "  stale    %s (only while there is lag)\n", thresholds(s.Warning, s.Critical, func(v time.Duration) string { return v.String() }))
 		}
 		fmt.Fprintf(w, "  notify   %v\n", r.Notify)
+		if len(r.Annotations) > 0 {
+			keys := make([]string, len(r.Annotations))
+			for i, a := range r.Annotations {
+				keys[i] = a.Key
+			}
+			fmt.Fprintf(w, "  annotations %s\n", strings.Join(keys, ", "))
+		}
 	}
 	fmt.Fprintln(w)
 	for _, c := range f.Channels {
@@ -257,7 +265,7 @@ func describe(w io.Writer, f *rules.File) {
 		if len(c.AtMobiles) > 0 {
 			fmt.Fprintf(w, ", @-mentions %d mobiles on critical", len(c.AtMobiles))
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, ", language %s, time zone %s\n", c.Language, c.Location)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,60 @@ func TestRulesFileFromEnvironment(t *testing.T) {
 	}
 }
 
+func TestValidateShowsLanguageZoneAndAnnotations(t *testing.T) {
+	_, sink := setup(t)
+	localized := strings.NewReplacer(
+		"  region: cn-hangzhou\n", "  region: cn-hangzhou\n  language: zh-CN\n  timezone: Asia/Shanghai\n  annotations:\n    owner: \"@kafka-oncall\"\n",
+		"    secret: ${DINGTALK_SECRET}\n", "    secret: ${DINGTALK_SECRET}\n    language: en\n    timezone: UTC\n",
+		"    notify: [team-slack, ops-dingtalk]\n", "    notify: [team-slack, ops-dingtalk]\n    annotations:\n"+
+			"      dashboard_url: \"https://grafana.example.com/d/kafka?var-group={{ .Group }}\"\n"+
+			"      runbook_url: \"https://wiki.example.com/runbooks/kafka-lag#{{ .Group }}\"\n"+
+			"      summary: \"{{ .Group }} on {{ .Instance }} is behind\"\n",
+	).Replace(goodRules)
+	tests := []struct {
+		name, doc string
+		want      []string // whole lines
+		not       []string
+	}{
+		{"built-in defaults", goodRules, []string{
+			"channel team-slack: slack, language en, time zone UTC",
+			"channel ops-dingtalk: dingtalk, signed, language en, time zone UTC",
+		}, []string{"annotations"}},
+		{"defaults and a channel's own", localized, []string{
+			"channel team-slack: slack, language zh-CN, time zone Asia/Shanghai",
+			"channel ops-dingtalk: dingtalk, signed, language en, time zone UTC",
+			"  annotations summary, owner, runbook_url, dashboard_url",
+		}, nil},
+		{"a rule dropping the default", strings.Replace(localized, "      summary:", "      owner: \"\"\n      summary:", 1), []string{
+			"  annotations summary, runbook_url, dashboard_url",
+		}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := cli(t, "validate", "--rules", writeRules(t, tc.doc))
+			if code != function.ExitOK {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			lines := strings.Split(stdout, "\n")
+			for _, want := range tc.want {
+				if !slices.Contains(lines, want) {
+					t.Errorf("no line %q in:\n%s", want, stdout)
+				}
+			}
+			for _, not := range tc.not {
+				if strings.Contains(stdout, not) {
+					t.Errorf("output has %q:\n%s", not, stdout)
+				}
+			}
+			for _, secret := range []string{sink.SlackURL("team-slack"), sink.DingTalkURL("ops-dingtalk", robot), robot, signing, "webhook"} {
+				if strings.Contains(stdout+stderr, secret) {
+					t.Errorf("validate printed %q", secret)
+				}
+			}
+		})
+	}
+}
+
 func TestBadRulesExitTwoWithOneLine(t *testing.T) {
 	setup(t)
 	tests := []struct {
@@ -165,6 +220,8 @@ func TestBadRulesExitTwoWithOneLine(t *testing.T) {
 		{"undefined variable", strings.Replace(goodRules, "${SLACK_URL}", "${NOT_SET_ANYWHERE}", 1), ":7: channels.team-slack.webhook_url: environment variable NOT_SET_ANYWHERE is not set"},
 		{"unknown channel", strings.Replace(goodRules, "[team-slack, ops-dingtalk]", "[team-slack, ops-dingtlk]", 1), `:18: rules[0].notify[1]: unknown channel "ops-dingtlk"`},
 		{"yaml syntax", strings.Replace(goodRules, `groups: ["orders-*"]`, `groups: ["orders-*"`, 1), ":15: YAML syntax:"},
+		{"unknown language", strings.Replace(goodRules, "    secret: ${DINGTALK_SECRET}\n", "    secret: ${DINGTALK_SECRET}\n    language: zh\n", 1), `:12: channels.ops-dingtalk.language: unknown language "zh" (en or zh-CN)`},
+		{"bad annotation", goodRules + "    annotations:\n      summary: \"{{ .Owner }}\"\n", ":20: rules[0].annotations.summary: template: can't evaluate field Owner (fields: Rule, Region, Instance, Group, Topic, Partition)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

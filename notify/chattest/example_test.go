@@ -26,11 +26,13 @@ func Example() {
 			Alert: rules.Alert{
 				Rule: "orders", Region: "cn-hangzhou", Instance: "alikafka-1", Group: "order-consumer",
 				Condition: rules.Backlog, Severity: rules.Critical, Value: 123456, Threshold: 100000, Lag: 123456,
-				Trend: &rules.Trend{Backlog: []int64{20000, 61000, 98000, 123456}, RatesKnown: true,
+				Trend: &rules.Trend{Backlog: []int64{20000, 61000, 98000, 123456}, RatesKnown: true, RateSeconds: 300,
 					ConsumePerMin: 1200, ProducePerMin: 6000, GrowthPerMin: 4800},
+				Annotations: map[string]string{"owner": "orders team", "runbook_url": "https://wiki.example.com/runbooks/kafka-lag"},
 			},
 		}, {
-			Kind: rules.KindResolved,
+			Kind:  rules.KindResolved,
+			Since: time.Date(2025, 3, 1, 16, 48, 0, 0, time.UTC),
 			Alert: rules.Alert{
 				Rule: "orders", Region: "cn-hangzhou", Instance: "alikafka-1", Group: "billing",
 				Condition: rules.Backlog, Severity: rules.Warning, Value: 120, Threshold: 10000, Lag: 120,
@@ -50,18 +52,21 @@ func Example() {
 	//
 	// ### 🚨 1 escalated, 1 resolved (1 critical)
 	//
-	// 2 alerts · evaluated 2025-03-01 18:00:00 UTC · backlog-alert
+	// evaluated 2025-03-01 18:00 UTC · backlog-alert
 	//
 	// #### ⏫ Escalated to CRITICAL · order-consumer
 	//
-	// - Backlog 123,456 messages (threshold 100,000)
+	// - Backlog CRITICAL (up from WARNING): 123,456 messages (threshold 100,000)
 	// - Newest consumed message: age unknown
-	// - Trend: ▁▄▆█ 20,000 → 123,456 · consuming 1,200/min · producing 6,000/min · growing by 4,800/min
+	// - Trend: ▂▄▇█ 20,000 → 123,456 · consuming 1,200/min · producing 6,000/min (last 5m) · growing by 4,800/min
 	// - Instance alikafka-1 · region cn-hangzhou · rule orders
+	// - Owner: orders team
+	//
+	// [Runbook](https://wiki.example.com/runbooks/kafka-lag)
 	//
 	// #### ✅ Resolved · billing
 	//
-	// - Backlog now 120 messages (threshold 10,000)
+	// - Backlog resolved after 1h 12m: now 120 messages (threshold 10,000)
 	// - Instance alikafka-1 · region cn-hangzhou · rule orders
 	//
 	// @13800000000
@@ -70,15 +75,17 @@ func Example() {
 	// --- slack team
 	// :rotating_light: 1 escalated, 1 resolved (1 critical)
 	//
-	// 2 alerts · evaluated 2025-03-01 18:00:00 UTC · backlog-alert
+	// evaluated 2025-03-01 18:00 UTC · backlog-alert
 	//
 	// :arrow_double_up: *Escalated to CRITICAL* · *order-consumer*
-	// Backlog 123,456 messages (threshold 100,000)
+	// Backlog CRITICAL (up from WARNING): 123,456 messages (threshold 100,000)
 	// Newest consumed message: age unknown
-	// Trend: ▁▄▆█ 20,000 → 123,456 · consuming 1,200/min · producing 6,000/min · growing by 4,800/min
+	// Trend: ▂▄▇█ 20,000 → 123,456 · consuming 1,200/min · producing 6,000/min (last 5m) · growing by 4,800/min
 	// Instance alikafka-1 · region cn-hangzhou · rule orders
+	// Owner: orders team
+	// <https://wiki.example.com/runbooks/kafka-lag|Runbook>
 	//
 	// :white_check_mark: *Resolved* · *billing*
-	// Backlog now 120 messages (threshold 10,000)
+	// Backlog resolved after 1h 12m: now 120 messages (threshold 10,000)
 	// Instance alikafka-1 · region cn-hangzhou · rule orders
 }

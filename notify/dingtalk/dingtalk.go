@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/backlog-alert/backlog-alert/notify"
 )
@@ -223,61 +224,97 @@ func (n *Notifier) Preview(m notify.Message) string {
 }
 
 // build lays m out as markdown (DingTalk has no tables: headings, lists and
-// quotes), in notify.Sorted order, with as many items as fit in maxBytes and
-// a "…and N more" line for the rest. Mobiles are mentioned only when an item
-// pages (critical and firing, escalated or a reminder), and must then also
-// appear in the text for DingTalk to notify them.
+// quotes) in the channel's language (notify.Render), with as many sections
+// as fit in maxBytes and a "…and N more" line for the rest. Mobiles are
+// mentioned only when a section pages (critical and firing, escalated or a
+// reminder), and must then also appear in the text for DingTalk to notify
+// them.
 func (n *Notifier) build(m notify.Message) payload {
-	items := notify.Sorted(m.Items)
+	r := notify.Render(m)
 	mobiles := []string{} // sent as [] rather than null
-	if notify.Paging(items) {
+	if r.Paging {
 		mobiles = n.atMobiles
 	}
-	headline := notify.Headline(items)
+	// "backlog-alert" in the About line lets a keyword-secured robot accept it.
+	head := "### " + glyph[notify.HeadlineIcon(r.Tone)] + " " + Escape(r.Headline) + "\n\n" + Escape(r.About)
 
-	about := fmt.Sprintf("%d alerts", len(items))
-	if len(items) == 1 {
-		about = "1 alert"
-	}
-	if !m.Time.IsZero() {
-		about += " · evaluated " + m.Time.Format("2006-01-02 15:04:05 MST")
-	}
-	// "backlog-alert" in the text lets a keyword-secured robot accept it.
-	head := "### " + glyph[notify.HeadlineIcon(notify.MessageTone(items))] + " " + headline + "\n\n" + about + " · backlog-alert"
-
-	sections := make([]string, len(items))
-	for i, it := range items {
-		sections[i] = section(it)
+	sections := make([]string, len(r.Sections))
+	for i, s := range r.Sections {
+		sections[i] = section(s)
 	}
 	render := func(k int) payload {
 		parts := append([]string{head}, sections[:k]...)
-		if rest := len(items) - k; rest > 0 {
-			parts = append(parts, "> "+notify.More(rest))
+		if rest := len(sections) - k; rest > 0 {
+			parts = append(parts, "> "+Escape(r.More(rest)))
 		}
 		if len(mobiles) > 0 {
 			parts = append(parts, "@"+strings.Join(mobiles, " @"))
 		}
 		return payload{
 			MsgType:  "markdown",
-			Markdown: markdown{Title: "backlog-alert: " + headline, Text: strings.Join(parts, "\n\n")},
+			Markdown: markdown{Title: "backlog-alert: " + r.Headline, Text: strings.Join(parts, "\n\n")},
 			At:       at{AtMobiles: mobiles},
 		}
 	}
-	k := notify.Fit(len(items), func(k int) bool { return len(encode(render(k))) <= maxBytes })
+	k := notify.Fit(len(sections), func(k int) bool { return len(encode(render(k))) <= maxBytes })
 	return render(k)
 }
 
-// section is one item: a heading with its emoji, title and subject, then
-// its lines as a list.
-func section(it notify.Item) string {
-	s := notify.Summarize(it)
-	var b strings.Builder
-	fmt.Fprintf(&b, "#### %s %s · %s\n", glyph[notify.ItemIcon(s.Kind, s.Severity)], s.Title, s.Subject)
-	for _, l := range s.Lines {
-		b.WriteString("\n- " + l)
+// section is one section: a heading with its emoji, title and subject, its
+// lines as a list, and its links ([Runbook](url)) on a last line that a cut
+// keeps.
+func section(s notify.Summary) string {
+	head := fmt.Sprintf("#### %s %s · %s\n", glyph[s.Icon], Escape(s.Title), Escape(s.Subject))
+	links := make([]string, len(s.Links))
+	for i, l := range s.Links {
+		links[i] = "[" + Escape(l.Text) + "](" + linkTarget(l.URL) + ")"
 	}
-	return notify.Truncate(b.String(), maxSection)
+	return layout.Clip(head, s.Lines, links, maxSection)
 }
+
+var layout = notify.Layout{Escape: Escape, LineSep: "\n- ", LinksSep: "\n\n", LinkSep: " · "}
+
+// Escape keeps DingTalk's markdown from interpreting names: a group called
+// __orders_v2__* would otherwise show as a bold "orders_v2", and [x](y) as a
+// link. Characters markdown gives a meaning to get a backslash, as
+// CommonMark escapes them; an underscore only where it could open or close
+// emphasis (next to a space, punctuation or the end), so that the many
+// instance IDs and group names with an underscore inside a word
+// (alikafka_post-cn-…) stay as they are, and a tilde only where a pair
+// could strike text through.
+func Escape(s string) string {
+	var b strings.Builder
+	rs := []rune(s)
+	word := func(i int) bool {
+		return i >= 0 && i < len(rs) && (unicode.IsLetter(rs[i]) || unicode.IsDigit(rs[i]))
+	}
+	// One tilde is "~25 min"; strikethrough takes a pair.
+	tildes := strings.Count(s, "~")
+	for i, r := range rs {
+		switch {
+		case strings.ContainsRune("\\*`[]<>#|", r), r == '~' && tildes > 1:
+			b.WriteByte('\\')
+		case r == '_':
+			// Inside a run of underscores, look past the run.
+			j, k := i, i
+			for j > 0 && rs[j-1] == '_' {
+				j--
+			}
+			for k < len(rs)-1 && rs[k+1] == '_' {
+				k++
+			}
+			if !word(j-1) || !word(k+1) {
+				b.WriteByte('\\')
+			}
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// linkTarget makes a URL safe inside (...): spaces and parentheses would end
+// the link early.
+var linkTarget = strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29").Replace
 
 // glyph draws notify's icons as Unicode, which DingTalk's markdown shows.
 var glyph = map[notify.Icon]string{

@@ -160,35 +160,26 @@ func (n *Notifier) Preview(m notify.Message) string {
 
 // message lays m out: the header at top level, then one attachment holding
 // only a colour bar (by the message's tone) and the blocks, since legacy
-// attachment fields next to blocks are rejected. Items are in notify.Sorted
-// order; those beyond Slack's block limit are counted in a last section.
+// attachment fields next to blocks are rejected. The words are notify's
+// (notify.Render), one section block per section, in the channel's
+// language; sections beyond Slack's block limit are counted in a last one.
 func (n *Notifier) message(m notify.Message) *slackgo.WebhookMessage {
-	items := notify.Sorted(m.Items)
-	tone := notify.MessageTone(items)
-	headline := glyph[notify.HeadlineIcon(tone)] + " " + notify.Headline(items)
+	r := notify.Render(m)
+	headline := glyph[notify.HeadlineIcon(r.Tone)] + " " + r.Headline
+	blocks := []slackgo.Block{slackgo.NewContextBlock("", mrkdwn(escape(r.About)))}
 
-	about := fmt.Sprintf("%d alerts", len(items))
-	if len(items) == 1 {
-		about = "1 alert"
-	}
-	if !m.Time.IsZero() {
-		about += " · evaluated " + m.Time.Format("2006-01-02 15:04:05 MST")
-	}
-	about += " · backlog-alert"
-	blocks := []slackgo.Block{slackgo.NewContextBlock("", mrkdwn(escape(about)))}
-
-	// The header and the context block take two blocks; when the items do
-	// not all fit, one more goes to the "…and N more" section.
+	// The header and the context block take two blocks; when the sections
+	// do not all fit, one more goes to the "…and N more" section.
 	room := maxBlocks - 2
-	shown := len(items)
+	shown := len(r.Sections)
 	if shown > room {
 		shown = room - 1
 	}
-	for _, it := range items[:shown] {
-		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(sectionText(it)), nil, nil))
+	for _, s := range r.Sections[:shown] {
+		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(sectionText(s)), nil, nil))
 	}
-	if rest := len(items) - shown; rest > 0 {
-		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(notify.More(rest)), nil, nil))
+	if rest := len(r.Sections) - shown; rest > 0 {
+		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(escape(r.More(rest))), nil, nil))
 	}
 
 	return &slackgo.WebhookMessage{
@@ -197,22 +188,28 @@ func (n *Notifier) message(m notify.Message) *slackgo.WebhookMessage {
 			slackgo.NewHeaderBlock(slackgo.NewTextBlockObject(slackgo.PlainTextType, notify.Truncate(headline, maxHeader), true, false)),
 		}},
 		Attachments: []slackgo.Attachment{{
-			Color:  color(tone),
+			Color:  color(r.Tone),
 			Blocks: slackgo.Blocks{BlockSet: blocks},
 		}},
 	}
 }
 
-// sectionText is one item: its emoji, title and subject, then its lines.
-func sectionText(it notify.Item) string {
-	s := notify.Summarize(it)
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s *%s* · *%s*", glyph[notify.ItemIcon(s.Kind, s.Severity)], escape(s.Title), escape(s.Subject))
-	for _, l := range s.Lines {
-		b.WriteString("\n" + escape(l))
+// sectionText is one section: its emoji, title and subject, its lines, and
+// its links as <url|text> (the runbook) on a last line that a cut keeps.
+func sectionText(s notify.Summary) string {
+	head := fmt.Sprintf("%s *%s* · *%s*", glyph[s.Icon], escape(s.Title), escape(s.Subject))
+	links := make([]string, len(s.Links))
+	for i, l := range s.Links {
+		links[i] = "<" + linkTarget(l.URL) + "|" + escape(l.Text) + ">"
 	}
-	return notify.Truncate(b.String(), maxSection)
+	return layout.Clip(head, s.Lines, links, maxSection)
 }
+
+var layout = notify.Layout{Escape: escape, LineSep: "\n", LinksSep: "\n", LinkSep: " · "}
+
+// linkTarget escapes a URL for <url|text>: the mrkdwn escapes, and "|",
+// which would end the URL early.
+func linkTarget(u string) string { return strings.ReplaceAll(escape(u), "|", "%7C") }
 
 func mrkdwn(s string) *slackgo.TextBlockObject {
 	return slackgo.NewTextBlockObject(slackgo.MarkdownType, s, false, false)

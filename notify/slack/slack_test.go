@@ -100,19 +100,51 @@ func sendOne(t *testing.T, m notify.Message) (chattest.Received, *slack.Notifier
 	return got[0], n
 }
 
+// lines joins a section's lines as Slack shows them.
+func lines(l ...string) string { return strings.Join(l, "\n") }
+
+// contextText is the text of a context block's elements.
+func contextText(t *testing.T, body []byte) string {
+	t.Helper()
+	var s struct {
+		Attachments []struct {
+			Blocks []struct {
+				Type     string `json:"type"`
+				Elements []struct {
+					Text string `json:"text"`
+				} `json:"elements"`
+			} `json:"blocks"`
+		} `json:"attachments"`
+	}
+	if err := json.Unmarshal(body, &s); err != nil {
+		t.Fatal(err)
+	}
+	b := s.Attachments[0].Blocks[0]
+	if b.Type != "context" || len(b.Elements) != 1 {
+		t.Fatalf("first attachment block = %+v, want a context block with one element", b)
+	}
+	return b.Elements[0].Text
+}
+
 func TestLayout(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		alerts   []rules.Alert
 		text     string
 		color    string
-		sections []string // substrings of the alert sections, in order
+		sections []string // the whole text of each section, in order
 	}{{
-		name:     "warning only",
-		alerts:   []rules.Alert{alert("billing", rules.Warning, 12345)},
-		text:     ":warning: 1 consumer group behind",
-		color:    "#ECB22E",
-		sections: []string{":large_orange_circle: *WARNING* · *billing*"},
+		name:   "warning only",
+		alerts: []rules.Alert{alert("billing", rules.Warning, 12345)},
+		text:   ":warning: 1 consumer group behind",
+		color:  "#ECB22E",
+		sections: []string{lines(
+			":large_orange_circle: *WARNING* · *billing*",
+			"Backlog WARNING: 12,345 messages (threshold 10,000)",
+			"Newest consumed message: 42m old",
+			"Top topics: orders 12,245 · payments 100",
+			"Instance alikafka-post-1 · region cn-hangzhou · rule orders",
+		)},
 	}, {
 		name: "critical first, red",
 		alerts: []rules.Alert{
@@ -123,8 +155,28 @@ func TestLayout(t *testing.T) {
 		text:  ":rotating_light: 3 consumer groups behind (1 critical)",
 		color: "#E01E5A",
 		sections: []string{
-			":red_circle: *CRITICAL* · *orders&lt;&amp;&gt;*", // escaped for mrkdwn
-			"*billing*", "*audit*",
+			lines(
+				":red_circle: *CRITICAL* · *orders&lt;&amp;&gt;*", // escaped for mrkdwn
+				"Backlog CRITICAL: 20,000 messages (threshold 10,000)",
+				"Newest consumed message: 42m old",
+				"Top topics: orders 19,900 · payments 100",
+				"Instance alikafka-post-1 · region cn-hangzhou · rule orders",
+			),
+			// Then by lag, largest first.
+			lines(
+				":large_orange_circle: *WARNING* · *billing*",
+				"Backlog WARNING: 50,000 messages (threshold 10,000)",
+				"Newest consumed message: 42m old",
+				"Top topics: orders 49,900 · payments 100",
+				"Instance alikafka-post-1 · region cn-hangzhou · rule orders",
+			),
+			lines(
+				":large_orange_circle: *WARNING* · *audit*",
+				"Backlog WARNING: 15,000 messages (threshold 10,000)",
+				"Newest consumed message: 42m old",
+				"Top topics: orders 14,900 · payments 100",
+				"Instance alikafka-post-1 · region cn-hangzhou · rule orders",
+			),
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -143,26 +195,20 @@ func TestLayout(t *testing.T) {
 			if blocks[0].Type != "context" {
 				t.Errorf("first attachment block is %q, want context", blocks[0].Type)
 			}
+			if c := contextText(t, got.Body); c != "evaluated 2025-03-01 10:00 UTC · backlog-alert" {
+				t.Errorf("context = %q, want the evaluation time in UTC", c)
+			}
 			secs := blocks[1:]
 			if len(secs) != len(tc.sections) {
 				t.Fatalf("%d sections, want %d", len(secs), len(tc.sections))
 			}
 			for i, want := range tc.sections {
-				text := secs[i].Text.Text
-				if !strings.Contains(text, want) {
-					t.Errorf("section %d = %q, want it to contain %q", i, text, want)
-				}
-				for _, fact := range []string{"alikafka-post-1", "cn-hangzhou", "(threshold 10,000)", "42m old", "Top topics: orders "} {
-					if !strings.Contains(text, fact) {
-						t.Errorf("section %d lacks %q:\n%s", i, fact, text)
-					}
+				if secs[i].Type != "section" || secs[i].Text.Text != want {
+					t.Errorf("section %d (%s):\n%s\nwant:\n%s", i, secs[i].Type, secs[i].Text.Text, want)
 				}
 			}
 			if p := n.Preview(m); p != got.Readable() {
 				t.Errorf("Preview differs from what was sent:\n%s\n--- sent:\n%s", p, got.Readable())
-			}
-			if !strings.Contains(got.Readable(), "evaluated 2025-03-01 10:00:00 UTC") {
-				t.Errorf("evaluation time missing:\n%s", got.Readable())
 			}
 		})
 	}
@@ -195,11 +241,16 @@ func TestLimits(t *testing.T) {
 			if want := fmt.Sprintf("…and %d more", 60-shown); last != want {
 				t.Errorf("last section = %q, want %q", last, want)
 			}
-			// The six critical alerts come first and are all shown.
+			// The six critical groups come first, largest lag first, and
+			// are all shown; one section per group.
 			for i := range 6 {
-				if !strings.Contains(blocks[1+i].Text.Text, "CRITICAL") {
-					t.Errorf("section %d is not critical: %q", i, blocks[1+i].Text.Text)
+				want := fmt.Sprintf(":red_circle: *CRITICAL* · *group-%02d*\nBacklog CRITICAL: %s messages (threshold 10,000)\n", 50-10*i, notify.Count(int64(20050-10*i)))
+				if !strings.HasPrefix(blocks[1+i].Text.Text, want) {
+					t.Errorf("section %d = %q, want it to start with %q", i, blocks[1+i].Text.Text, want)
 				}
+			}
+			if next := blocks[7].Text.Text; !strings.HasPrefix(next, ":large_orange_circle: *WARNING* · *group-59*\n") {
+				t.Errorf("section 6 = %q, want the largest warning", next)
 			}
 		},
 	}, {
@@ -209,6 +260,9 @@ func TestLimits(t *testing.T) {
 			text := blocks[1].Text.Text
 			if n := utf8.RuneCountInString(text); n > 3000 || !strings.HasSuffix(text, "…") {
 				t.Errorf("section is %d characters, ends %q", n, text[len(text)-10:])
+			}
+			if !strings.HasPrefix(text, ":red_circle: *CRITICAL* · *ggg") {
+				t.Errorf("section starts %q", text[:40])
 			}
 		},
 	}} {

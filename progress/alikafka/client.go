@@ -116,6 +116,11 @@ type Config struct {
 	// ctx without a deadline gives a call 10 throttled attempts more before
 	// it fails, so that a run cannot wait forever.
 	Retries int
+	// Now is the run's evaluation time, which every sanity check of a
+	// reply's timestamps is relative to (see toGroup): a replay with --now
+	// must judge them as the live run did. Zero means the time of each call.
+	// Pacing and deadlines always use the wall clock.
+	Now time.Time
 }
 
 func (cfg Config) withDefaults() Config {
@@ -160,6 +165,7 @@ type Client struct {
 	region    string
 	creds     Credentials // kept to scrub these exact values from errors
 	transport *http.Transport
+	now       time.Time // Config.Now
 }
 
 // CloseIdleConnections closes the client's kept-alive connections; Fetch
@@ -217,7 +223,7 @@ func NewClient(region string, cfg Config) (*Client, error) {
 		IdleConnTimeout:     90 * time.Second,
 	}
 	c.SetTransport(&limitedTransport{base: tr, limit: MaxReplyBytes})
-	return &Client{sdk: c, region: region, creds: cr, transport: tr}, nil
+	return &Client{sdk: c, region: region, creds: cr, transport: tr, now: cfg.Now}, nil
 }
 
 // errReplyTooLarge ends reading a reply over MaxReplyBytes.
@@ -367,7 +373,11 @@ func (c *Client) progress(ctx context.Context, instance, group string, o progres
 	if err != nil {
 		return progress.Group{}, err
 	}
-	return toGroup(c.region, instance, group, body.ConsumerProgress, time.Now()), nil
+	now := c.now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return toGroup(c.region, instance, group, body.ConsumerProgress, now), nil
 }
 
 // replyBody is a decoded reply that can tell whether the service reported a

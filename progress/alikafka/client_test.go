@@ -394,3 +394,68 @@ func TestSDKPanicRecovered(t *testing.T) {
 	}
 	assertNoSecrets(t, err.Error())
 }
+
+// Timestamps are judged against Config.Now, the run's evaluation time, not
+// the wall clock: a replay with --now trusts what the live run trusted.
+func TestTimestampsJudgedAtConfigNow(t *testing.T) {
+	wall := time.Now()
+	tests := []struct {
+		name    string
+		now     time.Time // Config.Now
+		ts      time.Time // the group's, its topic's and partitions' LastTimestamp
+		want    bool      // trusted
+		anomaly bool
+	}{
+		{"a month ahead of the wall clock, a minute before Now", wall.AddDate(0, 1, 0), wall.AddDate(0, 1, 0).Add(-time.Minute), true, false},
+		{"a minute before the wall clock, a month after Now", wall.AddDate(0, -1, 0), wall.Add(-time.Minute), false, true},
+		{"zero Now is the wall clock: a month ahead", time.Time{}, wall.AddDate(0, 1, 0), false, true},
+		{"zero Now is the wall clock: a minute before", time.Time{}, wall.Add(-time.Minute), true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newFake(t)
+			g := group("cn-hangzhou", "i1", "g1", 42)
+			ms := tt.ts.UnixMilli()
+			g.LastTimestamp, g.Topics[0].LastTimestamp = ms, ms
+			for i := range g.Topics[0].Partitions {
+				g.Topics[0].Partitions[i].LastTimestamp = ms
+			}
+			s.SetGroup(g)
+			cfg := config(s)
+			cfg.Now = tt.now
+			got, err := newClient(t, "cn-hangzhou", cfg).Progress("i1", "g1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := int64(-1)
+			if tt.want {
+				want = ms
+			}
+			if got.LastTimestamp != want || got.Topics[0].LastTimestamp != want || got.Topics[0].Partitions[0].LastTimestamp != want {
+				t.Errorf("timestamps %d / %d / %d, want %d", got.LastTimestamp, got.Topics[0].LastTimestamp, got.Topics[0].Partitions[0].LastTimestamp, want)
+			}
+			if (len(got.Anomalies) > 0) != tt.anomaly {
+				t.Errorf("anomalies %q", got.Anomalies)
+			}
+		})
+	}
+}
+
+// Fetch passes Config.Now to every client it makes.
+func TestFetchJudgesTimestampsAtConfigNow(t *testing.T) {
+	s := newFake(t)
+	later := time.Now().AddDate(0, 2, 0)
+	g := group("cn-hangzhou", "i1", "g1", 42)
+	ms := later.Add(-time.Minute).UnixMilli()
+	g.LastTimestamp, g.Topics[0].LastTimestamp = ms, ms
+	for i := range g.Topics[0].Partitions {
+		g.Topics[0].Partitions[i].LastTimestamp = ms
+	}
+	s.SetGroup(g)
+	cfg := config(s)
+	cfg.Now = later
+	out := alikafka.Fetch(t.Context(), cfg, []alikafka.Selection{{Region: "cn-hangzhou", Instance: "i1", Groups: []string{"g1"}, NeedTimestamps: true}})
+	if len(out.Snapshot.Groups) != 1 || out.Snapshot.Groups[0].LastTimestamp != ms || len(out.Snapshot.Groups[0].Anomalies) != 0 {
+		t.Errorf("outcome %+v", out)
+	}
+}

@@ -27,7 +27,8 @@ import (
 //     counts as 0, as Partition.Lag says) and reported;
 //   - a LastTimestamp after now + 1 day or before 2000 (typically seconds
 //     where milliseconds were due) becomes -1, unknown; zero and negative
-//     values already mean unknown and are kept;
+//     values already mean unknown and are kept. "Now" is the run's
+//     evaluation time (Config.Now), not the wall clock;
 //   - totals: a topic's TotalDiff that differs from the sum of its
 //     partitions' lags, or a group's that differs from the sum of its
 //     topics', is replaced by the larger of the two. Neither figure can be
