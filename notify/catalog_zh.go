@@ -15,12 +15,12 @@ var Chinese = &Catalog{
 	Language: rules.LanguageChinese,
 	Count:    chineseCount,
 	Messages: func(n int64) string { return chineseCount(n) + "条" },
-	Duration: chineseDuration,
+	Duration: chineseTime.duration,
 	Rate: func(perMin float64) string {
 		return rate(perMin, chineseCount, "条/分钟", "不到0.1条/分钟")
 	},
 	DrainTime: func(minutes float64) string {
-		return drainTime(minutes, chineseDuration, "不到1分钟", "约%d分钟", "约%s")
+		return drainTime(minutes, chineseTime.duration, "不到1分钟", "约%d分钟", "约%s")
 	},
 	Stamp: func(t time.Time) string {
 		return t.Format("2006-01-02 15:04") + "（" + ZoneLabel(t) + "）"
@@ -88,7 +88,7 @@ var Chinese = &Catalog{
 	BacklogNow:       "%s（阈值 %s）",
 	BacklogResolved:  "当前 %s（阈值 %s）",
 	StaleNow:         "最新已消费的消息产生于 %s前（阈值 %s）",
-	StaleResolved:    "最新已消费的消息现产生于 %s前（阈值 %s）",
+	StaleResolved:    "现在最新已消费的消息产生于 %s前（阈值 %s）",
 	StuckNow:         "消费位点已 %s未前进（阈值 %s）",
 	StuckAtLeast:     "消费位点至少 %s未前进：从 %s 开始监控起就没动过（阈值 %s）",
 	StuckResolved:    "消费位点已恢复前进",
@@ -129,24 +129,3 @@ var Chinese = &Catalog{
 // chineseCount counts as Chinese does, in 万 (10⁴) and 亿 (10⁸): "9,999",
 // "1.8万", "123.5万", "2.3亿", "1.5万亿".
 func chineseCount(n int64) string { return chinese.count(n) }
-
-// chineseDuration: "45秒", "42分钟", "3小时5分钟", "2天3小时".
-func chineseDuration(seconds int64) string {
-	seconds = max(seconds, 0)
-	const minute, hour, day = 60, 3600, 86400
-	two := func(a int64, au string, b int64, bu string) string {
-		if b == 0 {
-			return fmt.Sprintf("%d%s", a, au)
-		}
-		return fmt.Sprintf("%d%s%d%s", a, au, b, bu)
-	}
-	switch {
-	case seconds < minute:
-		return fmt.Sprintf("%d秒", seconds)
-	case seconds < hour:
-		return fmt.Sprintf("%d分钟", seconds/minute)
-	case seconds < day:
-		return two(seconds/hour, "小时", seconds%hour/minute, "分钟")
-	}
-	return two(seconds/day, "天", seconds%day/hour, "小时")
-}

@@ -75,31 +75,36 @@ func group(n int64) string {
 
 // Duration formats seconds for people, to the two largest units: "45s",
 // "42m", "3h 5m", "2d 3h".
-func Duration(seconds int64) string {
-	if seconds < 0 {
-		seconds = 0
-	}
-	const (
-		minute = 60
-		hour   = 60 * minute
-		day    = 24 * hour
-	)
+func Duration(seconds int64) string { return westernTime.duration(seconds) }
+
+// timeUnits are a language's words for seconds, minutes, hours and days,
+// and what stands between two of them.
+type timeUnits struct{ second, minute, hour, day, sep string }
+
+var (
+	westernTime = timeUnits{"s", "m", "h", "d", " "}
+	chineseTime = timeUnits{"秒", "分钟", "小时", "天", ""}
+)
+
+// duration writes seconds to the two largest units.
+func (u timeUnits) duration(seconds int64) string {
+	seconds = max(seconds, 0)
+	const minute, hour, day = 60, 3600, 86400
 	two := func(a int64, au string, b int64, bu string) string {
 		if b == 0 {
 			return fmt.Sprintf("%d%s", a, au)
 		}
-		return fmt.Sprintf("%d%s %d%s", a, au, b, bu)
+		return fmt.Sprintf("%d%s%s%d%s", a, au, u.sep, b, bu)
 	}
 	switch {
 	case seconds < minute:
-		return fmt.Sprintf("%ds", seconds)
+		return fmt.Sprintf("%d%s", seconds, u.second)
 	case seconds < hour:
-		return fmt.Sprintf("%dm", seconds/minute)
+		return fmt.Sprintf("%d%s", seconds/minute, u.minute)
 	case seconds < day:
-		return two(seconds/hour, "h", seconds%hour/minute, "m")
-	default:
-		return two(seconds/day, "d", seconds%day/hour, "h")
+		return two(seconds/hour, u.hour, seconds%hour/minute, u.minute)
 	}
+	return two(seconds/day, u.day, seconds%day/hour, u.hour)
 }
 
 // SeverityRank orders severities, most urgent first.

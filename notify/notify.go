@@ -2,8 +2,10 @@
 // its own sub-package (slack, dingtalk) behind the small Notifier interface;
 // this package holds what they share: the message model, redaction of webhook
 // secrets, error classification, delivery (a Retrier that retries what is
-// worth retrying and a Limiter that paces each webhook) and the wording of
-// an alert, so that every channel describes an alert the same way.
+// worth retrying and a Limiter that paces each webhook) and the words of a
+// message: Sections group the alerts by consumer group, Render words them
+// from one catalogue per language (catalog_*.go), so that every channel
+// describes a group the same way and an integration only adds its markup.
 package notify
 
 import (

@@ -136,11 +136,11 @@ func (c *Catalog) headline(secs []Section) string {
 			parts = append(parts, fmt.Sprintf(c.HeadKinds[k], n))
 		}
 	}
-	if n := counts[rules.KindMissing]; n > 0 {
-		parts = append(parts, c.Plural(n, c.HeadGone[0], c.HeadGone[1]))
-	}
 	if partly > 0 {
 		parts = append(parts, fmt.Sprintf(c.HeadPartly, partly))
+	}
+	if n := counts[rules.KindMissing]; n > 0 {
+		parts = append(parts, c.Plural(n, c.HeadGone[0], c.HeadGone[1]))
 	}
 	if n := counts[rules.KindResolved]; n > 0 {
 		parts = append(parts, fmt.Sprintf(c.HeadKinds[rules.KindResolved], n))

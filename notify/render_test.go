@@ -316,3 +316,19 @@ func TestTimesInTheChannelsZone(t *testing.T) {
 		}
 	}
 }
+
+// A section that partly resolved still fires: it is listed, and counted in
+// the headline, before groups gone and full resolutions.
+func TestPartlyResolvedComesBeforeGone(t *testing.T) {
+	p := rules.Alert{Rule: "r", Instance: "i", Group: "p", Lag: 100}
+	stale, backlog := p, p
+	stale.Condition, stale.Severity = rules.Stale, rules.Critical
+	backlog.Condition, backlog.Severity = rules.Backlog, rules.Warning
+	gone := rules.Alert{Rule: "r", Instance: "i", Group: "a-gone", Condition: rules.Backlog, Severity: rules.Critical, Lag: 1e6}
+	done := rules.Alert{Rule: "r", Instance: "i", Group: "done", Condition: rules.Backlog, Severity: rules.Critical, Lag: 1e6}
+	r := Render(Message{Items: []Item{item(rules.KindResolved, done), item(rules.KindMissing, gone), item(rules.KindResolved, stale)}, Ongoing: []Item{{Alert: backlog}}})
+	want := []string{"Partly resolved, still WARNING p", "Consumer group gone a-gone", "Resolved done"}
+	if got := subjects(r); !slices.Equal(got, want) || r.Headline != "1 partly resolved, 1 group gone, 1 resolved" || r.Tone != ToneWarning {
+		t.Errorf("sections %v, headline %q, tone %q", got, r.Headline, r.Tone)
+	}
+}

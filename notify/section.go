@@ -69,7 +69,7 @@ func Sections(m Message) []Section {
 	}
 	slices.SortStableFunc(out, func(a, b Section) int {
 		return cmp.Or(
-			cmp.Compare(KindRank(a.Kind), KindRank(b.Kind)),
+			cmp.Compare(a.rank(), b.rank()),
 			cmp.Compare(SeverityRank(a.Severity), SeverityRank(b.Severity)),
 			cmp.Compare(b.Place.Lag, a.Place.Lag),
 			cmp.Compare(a.Place.Where(), b.Place.Where()),
@@ -77,6 +77,16 @@ func Sections(m Message) []Section {
 		)
 	})
 	return out
+}
+
+// rank orders sections by what happened to them (see KindRank); one that
+// partly resolved still fires, so it comes with the downgraded ones, before
+// groups gone and resolutions.
+func (s Section) rank() int {
+	if s.Partly {
+		return KindRank(rules.KindDowngraded)
+	}
+	return KindRank(s.Kind)
 }
 
 // sectionKey names the section an item belongs to.
