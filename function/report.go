@@ -80,7 +80,11 @@ type Notification struct {
 	// Kinds counts the items by why they are sent (firing, resolved...).
 	Kinds map[rules.Kind]int `json:"kinds"`
 	Sent  bool               `json:"sent"`
-	Error string             `json:"error,omitempty"`
+	// Accepted counts the alerts the channel accepted: all of them when
+	// Sent, some when a channel that takes sections one by one (Slack app
+	// mode) failed part way; the rest are due again next run.
+	Accepted int    `json:"accepted"`
+	Error    string `json:"error,omitempty"`
 	// Preview is the rendered message, in dry runs only.
 	Preview string `json:"preview,omitempty"`
 }

@@ -255,15 +255,19 @@ func deliver(ctx context.Context, f *rules.File, step *lifecycle.Outcome, now ti
 			continue
 		}
 		wg.Go(func() {
-			if err := n.Notify(ctx, msg); err != nil {
+			receipt, err := n.Notify(ctx, msg)
+			accepted := acceptedItems(box.Items, receipt)
+			mu.Lock()
+			step.State.Delivered(ch.Name, accepted, now, threads(receipt))
+			step.MarkNotified(accepted)
+			mu.Unlock()
+			results[i].Accepted = len(accepted)
+			if err != nil {
 				results[i].Error = scrub.string(err.Error())
-				log.Error("notification failed; due again next run", "channel", ch.Name, "type", ch.Type, "error", results[i].Error)
+				log.Error("notification failed; what was not accepted is due again next run", "channel", ch.Name, "type", ch.Type,
+					"accepted", len(accepted), "of", len(box.Items), "error", results[i].Error)
 				return
 			}
-			mu.Lock()
-			step.State.Delivered(ch.Name, box.Items, now)
-			step.MarkNotified(box.Items)
-			mu.Unlock()
 			results[i].Sent = true
 			log.Info("notification sent", "channel", ch.Name, "type", ch.Type, "alerts", len(box.Items))
 		})
@@ -276,6 +280,36 @@ func notifyItems(items []lifecycle.Item) []notify.Item {
 	out := make([]notify.Item, len(items))
 	for i, it := range items {
 		out[i] = notify.Item{Kind: it.Kind, Alert: it.Alert, Since: it.Since}
+		if t := it.Thread; t != nil {
+			out[i].Thread = &notify.Thread{Channel: t.Channel, TS: t.TS, Root: t.Root}
+		}
+	}
+	return out
+}
+
+// acceptedItems are the items the receipt says the channel accepted.
+func acceptedItems(items []lifecycle.Item, r notify.Receipt) []lifecycle.Item {
+	keys := map[string]bool{}
+	for _, k := range r.Accepted {
+		keys[k] = true
+	}
+	var out []lifecycle.Item
+	for _, it := range items {
+		if keys[it.Alert.Key()] {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// threads are the receipt's living messages as the state keeps them.
+func threads(r notify.Receipt) map[string]lifecycle.Thread {
+	if len(r.Threads) == 0 {
+		return nil
+	}
+	out := make(map[string]lifecycle.Thread, len(r.Threads))
+	for k, t := range r.Threads {
+		out[k] = lifecycle.Thread(t)
 	}
 	return out
 }
@@ -289,8 +323,12 @@ func kinds(items []lifecycle.Item) map[rules.Kind]int {
 }
 
 func newNotifier(ch rules.Channel, client *http.Client, opts []notify.Option) notify.Notifier {
-	if ch.Type == rules.ChannelDingTalk {
+	switch {
+	case ch.Type == rules.ChannelDingTalk:
 		return dingtalk.New(ch.WebhookURL, ch.Secret, ch.AtMobiles, client, opts...)
+	case ch.SlackApp():
+		return slack.NewApp(ch.Token, ch.SlackChannel, ch.APIURL, client,
+			slack.AppConfig{ThreadReminders: ch.ThreadReminders, DigestAfter: ch.DigestAfter}, opts...)
 	}
 	return slack.New(ch.WebhookURL, client, opts...)
 }

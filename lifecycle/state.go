@@ -55,6 +55,18 @@ type Delivery struct {
 	Kind     rules.Kind     `json:"kind"`
 	Severity rules.Severity `json:"severity"`
 	At       time.Time      `json:"at"`
+	// Thread is the channel's living message about the alert's section
+	// (Slack app mode): updated as the alert changes, replied to in its
+	// thread.
+	Thread *Thread `json:"thread,omitempty"`
+}
+
+// Thread is a message in a chat: the channel and its ts, and the thread its
+// replies go to when that is not the message itself (a digest post).
+type Thread struct {
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+	Root    string `json:"root,omitempty"`
 }
 
 // knowsFiring reports whether the channel was last told the alert fires.

@@ -65,6 +65,10 @@ type Item struct {
 	Alert rules.Alert
 	// Since is when the alert started firing.
 	Since time.Time
+	// Thread is the channel's living message about the alert while the
+	// channel knows it fires (Slack app mode); nil otherwise, so that an
+	// alert firing anew starts a new message.
+	Thread *Thread
 }
 
 // Outbox is what one channel is to be told in this run.
@@ -407,6 +411,9 @@ func Step(prior *State, in Input) Outcome {
 		if !report.Silenced {
 			for _, ch := range rule.Notify {
 				item := Item{Alert: told, Since: as.FiringSince}
+				if d := as.Channels[ch]; d.knowsFiring() {
+					item.Thread = d.Thread
+				}
 				switch item.Kind = due(as, as.Channels[ch], rule, gone[gk], now); {
 				case item.Kind != "":
 					outbox[ch] = append(outbox[ch], item)
@@ -532,18 +539,33 @@ func stateOf(as *AlertState) string {
 	return Pending
 }
 
-// Delivered records that a channel accepted these items at the given time.
-// Only accepted notifications count: anything else is due again next run.
-func (s *State) Delivered(channel string, items []Item, at time.Time) {
-	for _, it := range items {
-		as := s.Alerts[it.Alert.Key()]
+// Delivered records that a channel accepted these items at the given time,
+// and where its living message about each now is (threads, by alert key;
+// nil for a channel without them). An ongoing alert that moved to another
+// message keeps what it was told and learns only the new thread. Only
+// accepted notifications count: anything else is due again next run.
+func (s *State) Delivered(channel string, accepted []Item, at time.Time, threads map[string]Thread) {
+	told := map[string]bool{}
+	for _, it := range accepted {
+		key := it.Alert.Key()
+		as := s.Alerts[key]
 		if as == nil {
 			continue
 		}
 		if as.Channels == nil {
 			as.Channels = map[string]*Delivery{}
 		}
-		as.Channels[channel] = &Delivery{Kind: it.Kind, Severity: it.Alert.Severity, At: at}
+		d := &Delivery{Kind: it.Kind, Severity: it.Alert.Severity, At: at}
+		if t, ok := threads[key]; ok {
+			d.Thread = &t
+		}
+		as.Channels[channel] = d
+		told[key] = true
+	}
+	for key, t := range threads {
+		if as := s.Alerts[key]; as != nil && !told[key] && as.Channels[channel] != nil {
+			as.Channels[channel].Thread = &t
+		}
 	}
 }
 

@@ -78,7 +78,7 @@ func (h *harness) runUnread(at time.Duration, unread func(string, string, string
 			sent = append(sent, line)
 		}
 		if !h.fail[ob.Channel] {
-			out.State.Delivered(ob.Channel, ob.Items, now)
+			out.State.Delivered(ob.Channel, ob.Items, now, nil)
 			out.MarkNotified(ob.Items)
 		}
 	}
@@ -396,7 +396,7 @@ func (h *harness) runBlind(at time.Duration, metaOnly bool, blind []BlindSpot, g
 		for _, it := range ob.Items {
 			sent = append(sent, fmt.Sprintf("%s %s %s %s", ob.Channel, it.Kind, it.Alert.Instance, it.Alert.Detail))
 		}
-		out.State.Delivered(ob.Channel, ob.Items, now)
+		out.State.Delivered(ob.Channel, ob.Items, now, nil)
 	}
 	h.last = out
 	return sent

@@ -43,6 +43,7 @@ type Catalog struct {
 	ListSeparator  string                // between headline parts
 	About          string                // stamp: "evaluated %s"
 	More           string                // count: "…and %d more"
+	DigestNote     string                // count of sections, each in the thread
 	RunbookLink    string                // the runbook link's text
 	OwnerLine      string                // owner
 	AnnotationLine string                // key, value

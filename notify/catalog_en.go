@@ -57,6 +57,7 @@ var English = &Catalog{
 	ListSeparator:  ", ",
 	About:          "evaluated %s",
 	More:           "…and %d more",
+	DigestNote:     "%d consumer groups: each has its own reply in this thread, kept up to date",
 	RunbookLink:    "Runbook",
 	OwnerLine:      "Owner: %s",
 	AnnotationLine: "%s: %s",

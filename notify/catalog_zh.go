@@ -64,6 +64,7 @@ var Chinese = &Catalog{
 	ListSeparator:  "，",
 	About:          "检测时间 %s",
 	More:           "……另有 %d 项未显示",
+	DigestNote:     "%d 个消费组：每个消费组的详情见本消息下的回复，并会随状态更新",
 	RunbookLink:    "处理手册",
 	OwnerLine:      "负责人：%s",
 	AnnotationLine: "%s：%s",

@@ -25,6 +25,40 @@ type Item struct {
 	// Since is when the alert started firing (zero when unknown): a
 	// reminder says for how long, a resolution after how long.
 	Since time.Time
+	// Thread is where the channel was last told about the alert, for a
+	// channel that keeps one living message per section (Slack app mode);
+	// nil when it has no message to update.
+	Thread *Thread
+}
+
+// Thread is a section's living message: the message to update, and the
+// thread its replies go to (the message itself, or the digest post it was
+// threaded under).
+type Thread struct {
+	Channel string
+	TS      string
+	Root    string
+}
+
+// Receipt says what a channel accepted of a message.
+type Receipt struct {
+	// Accepted lists the keys (rules.Alert.Key) of the items the channel
+	// accepted: every item of a message sent whole, or those of the
+	// sections that went through when they are sent one by one.
+	Accepted []string
+	// Threads are, by alert key, the living message each item's section
+	// now is (Slack app mode): the accepted items and the ongoing ones
+	// beside them.
+	Threads map[string]Thread
+}
+
+// All is the receipt of a message accepted whole.
+func All(m Message) Receipt {
+	r := Receipt{Accepted: make([]string, len(m.Items))}
+	for i, it := range m.Items {
+		r.Accepted[i] = it.Alert.Key()
+	}
+	return r
 }
 
 // Message is what one channel gets in one run: every change routed to it,
@@ -45,13 +79,15 @@ type Message struct {
 
 // Notifier sends a Message to one channel.
 type Notifier interface {
-	// Notify sends one message holding every item (or a summary of those
-	// that do not fit), retrying failed requests as its retry policy
-	// allows and within ctx's deadline. A Message without items sends
-	// nothing. The error (a *DeliveryError from the integrations, see
-	// Attempts and Retryable) never contains the webhook URL's secret
-	// parts.
-	Notify(ctx context.Context, m Message) error
+	// Notify sends every item (a webhook: one message holding them all, or
+	// a summary of those that do not fit; Slack app mode: one living
+	// message per section), retrying failed requests as its retry policy
+	// allows and within ctx's deadline, and says what the channel
+	// accepted: an item not in the receipt is due again next run. A
+	// Message without items sends nothing. The error (a *DeliveryError
+	// from the integrations, see Attempts and Retryable) says what failed
+	// and never contains a secret (webhook paths, tokens, signatures).
+	Notify(ctx context.Context, m Message) (Receipt, error)
 	// Preview renders, for a person, exactly what Notify would send; "" when
 	// Notify would send nothing.
 	Preview(m Message) string

@@ -80,12 +80,19 @@ func redactQuery(q string) string {
 // *url.Error ("Post \"https://...\": dial tcp ...").
 var urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>]+`)
 
+// slackTokenInText finds Slack API tokens in free text: bot (xoxb-), user
+// (xoxp-) and Slack's other xoxa-, xoxo-, xoxs- and xoxr- kinds. The prefix
+// says which kind of token it was and stays; the rest is the secret.
+var slackTokenInText = regexp.MustCompile(`xox[abposr]-[0-9A-Za-z-]+`)
+
 // minSecret is the shortest secret RedactText replaces: shorter strings
 // would mangle ordinary words and no real token is that short.
 const minSecret = 4
 
-// RedactText replaces every URL in s as RedactURL does and every occurrence
-// of the given secrets (also in their URL-escaped forms) with "***".
+// RedactText replaces every URL in s as RedactURL does, every occurrence of
+// the given secrets (also in their URL-escaped forms) with "***", and then
+// whatever else is shaped like a Slack token ("xoxb-123-abc" becomes
+// "xoxb-***").
 func RedactText(s string, secrets ...string) string {
 	s = urlInText.ReplaceAllStringFunc(s, func(u string) string {
 		// Punctuation that ends a sentence is not part of the URL.
@@ -100,11 +107,11 @@ func RedactText(s string, secrets ...string) string {
 			s = strings.ReplaceAll(s, form, redacted)
 		}
 	}
-	return s
+	return slackTokenInText.ReplaceAllStringFunc(s, func(t string) string { return t[:len("xoxb-")] + redacted })
 }
 
-// RedactError returns err with URLs and the given secrets removed from its
-// text (see RedactText), or err itself when there is nothing to remove.
+// RedactError returns err with URLs, Slack tokens and the given secrets
+// removed from its text (see RedactText), or err itself when there is nothing to remove.
 // errors.Is and errors.As still reach the original chain; note that the
 // errors found that way keep their unredacted text.
 func RedactError(err error, secrets ...string) error {

@@ -76,6 +76,41 @@ func TestRedactError(t *testing.T) {
 	}
 }
 
+func TestRedactSlackTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		secrets  []string
+		want     string
+	}{
+		{"bot token", "slack: invalid_auth for xoxb-1234567890-0987654321-AbCdEfGh", nil, "slack: invalid_auth for xoxb-***"},
+		{"user token", "Authorization: Bearer xoxp-1-2-3-abcdef\n", nil, "Authorization: Bearer xoxp-***\n"},
+		{"every kind", "xoxa-2-a xoxo-b xoxs-c xoxr-d xoxb-e xoxp-f", nil, "xoxa-*** xoxo-*** xoxs-*** xoxr-*** xoxb-*** xoxp-***"},
+		{"quoted and punctuated", `token "xoxb-12-ab", then (xoxp-9).`, nil, `token "xoxb-***", then (xoxp-***).`},
+		{"in a URL path a word would keep", `Post "https://slack.example/api/xoxb-abc": EOF`, nil, `Post "https://slack.example/api/xoxb-***": EOF`},
+		{"in a URL query", "Post https://slack.com/api/chat.postMessage?token=xoxb-1-2 failed", nil, "Post https://slack.com/api/***?token=*** failed"},
+		{"a known secret containing a token goes whole", "t=abc-xoxb-1-2", []string{"abc-xoxb-1-2"}, "t=***"},
+		{"a known token", "bad xoxb-1-2-zz", []string{"xoxb-1-2-zz"}, "bad ***"},
+		{"the prefix alone", "use the app's bot token, xoxb-…", nil, "use the app's bot token, xoxb-…"},
+		{"not a Slack kind", "xoxz-abc and xapp", nil, "xoxz-abc and xapp"},
+		{"nothing", "slack: HTTP 404 channel_not_found", nil, "slack: HTTP 404 channel_not_found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RedactText(tc.in, tc.secrets...); got != tc.want {
+				t.Errorf("RedactText(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+
+	base := &HTTPError{Service: "slack", Err: errors.New("token xoxb-111-222-SeCrEt rejected")}
+	red := RedactError(fmt.Errorf("posting: %w", base))
+	if got, want := red.Error(), "posting: slack: request failed: token xoxb-*** rejected"; got != want {
+		t.Errorf("RedactError = %q, want %q", got, want)
+	}
+	if he, ok := errors.AsType[*HTTPError](red); !ok || he != base {
+		t.Error("errors.As no longer finds the *HTTPError")
+	}
+}
+
 func TestHTTPError(t *testing.T) {
 	for _, tc := range []struct {
 		name  string

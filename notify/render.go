@@ -27,6 +27,9 @@ type Rendered struct {
 // More is the line that stands for n sections left out.
 func (r Rendered) More(n int) string { return fmt.Sprintf(r.catalog.More, n) }
 
+// Digest is the note of a message whose sections are each in its thread.
+func (r Rendered) Digest() string { return fmt.Sprintf(r.catalog.DigestNote, len(r.Sections)) }
+
 // Summary is one section in words.
 type Summary struct {
 	Icon    Icon

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -99,7 +100,38 @@ type Channel struct {
 	// Location is the time zone times are shown in: the channel's own, else
 	// defaults', else UTC. Never nil after loading.
 	Location *time.Location
+
+	// Token is a Slack app's bot token (xoxb-…): a Slack channel sets it or
+	// WebhookURL, never both. It is a secret, like WebhookURL. The fields
+	// below it are set for such a channel only (see SlackApp).
+	Token string
+	// SlackChannel is the ID of the channel the app posts in (C0123456789).
+	SlackChannel string
+	// ThreadReminders puts reminders in the alert's thread; true unless the
+	// file says otherwise.
+	ThreadReminders bool
+	// DigestAfter is how many new alerts one run may post one by one; more
+	// become one digest post with the alerts threaded under it. 1 to
+	// MaxDigestAfter, DefaultDigestAfter unless the file says otherwise.
+	DigestAfter int
+	// APIURL is the Web API's base URL, always ending in "/":
+	// DefaultSlackAPIURL unless the file says otherwise.
+	APIURL string
 }
+
+// SlackApp reports whether the channel posts as a Slack app (with a bot
+// token) rather than through an incoming webhook.
+func (c Channel) SlackApp() bool { return c.Token != "" }
+
+// Slack app defaults and limits.
+const (
+	DefaultSlackAPIURL = "https://slack.com/api/"
+	DefaultDigestAfter = 10
+	MaxDigestAfter     = 50
+)
+
+// slackAppKeys are the channel keys that only a Slack app channel takes.
+var slackAppKeys = []string{"channel", "thread_reminders", "digest_after", "api_url"}
 
 // Rule selects consumer groups of one instance and says when they are behind.
 type Rule struct {
@@ -446,7 +478,7 @@ func (r *reader) channel(n *yaml.Node, field string, d Defaults) Channel {
 	if c.Location == nil {
 		c.Location = time.UTC
 	}
-	m := r.mapping(n, field, "type", "webhook_url", "secret", "at_mobiles", "language", "timezone")
+	m := r.mapping(n, field, append([]string{"type", "webhook_url", "token", "secret", "at_mobiles", "language", "timezone"}, slackAppKeys...)...)
 	if m == nil {
 		return c
 	}
@@ -468,16 +500,32 @@ func (r *reader) channel(n *yaml.Node, field string, d Defaults) Channel {
 		}
 		c.Type = t
 	}
-	if v := m["webhook_url"]; v == nil {
+	hook, token := m["webhook_url"], m["token"]
+	switch {
+	case c.Type == ChannelSlack && hook != nil && token != nil:
+		r.fail(n, field, "set webhook_url (incoming webhook) or token (Slack app), not both")
+	case c.Type == ChannelSlack && hook == nil && token == nil:
+		r.fail(n, field, "set webhook_url (incoming webhook) or token (Slack app)")
+	case hook == nil && (token == nil || c.Type == ChannelDingTalk):
+		// A channel of no known type that has a token is only missing its
+		// type; a DingTalk robot always needs its URL.
 		r.fail(n, field+".webhook_url", "missing")
-	} else if u, ok := r.secret(v, field+".webhook_url"); ok {
-		// Never echo the URL: it is the credential.
-		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
-			r.fail(v, field+".webhook_url", "is not an http(s) URL")
-		} else if c.Type == ChannelDingTalk && pu.Query().Get("access_token") == "" {
-			r.fail(v, field+".webhook_url", "a DingTalk robot URL must include access_token")
+	}
+	if hook != nil {
+		c.WebhookURL = r.webhookURL(hook, field+".webhook_url", c.Type)
+	}
+	if c.Type == ChannelDingTalk {
+		// Read the token all the same: whatever came in is scrubbed.
+		if token != nil {
+			r.secret(token, field+".token")
 		}
-		c.WebhookURL = u
+		for _, key := range append([]string{"token"}, slackAppKeys...) {
+			if v := m[key]; v != nil {
+				r.fail(keyNode(n, key), join(field, key), "is a Slack app setting; a dingtalk channel posts through its webhook_url")
+			}
+		}
+	} else {
+		r.slackApp(n, m, field, &c)
 	}
 	if v := m["secret"]; v != nil {
 		if c.Type != ChannelDingTalk {
@@ -492,6 +540,130 @@ func (r *reader) channel(n *yaml.Node, field string, d Defaults) Channel {
 		c.AtMobiles = r.strList(v, field+".at_mobiles")
 	}
 	return c
+}
+
+// webhookURL reads an incoming webhook or robot URL. The URL is the
+// credential: no error repeats it.
+func (r *reader) webhookURL(v *yaml.Node, field, typ string) string {
+	u, ok := r.secret(v, field)
+	if !ok {
+		return ""
+	}
+	if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+		r.fail(v, field, "is not an http(s) URL")
+	} else if typ == ChannelDingTalk && pu.Query().Get("access_token") == "" {
+		r.fail(v, field, "a DingTalk robot URL must include access_token")
+	}
+	return u
+}
+
+// slackApp reads a Slack channel's app settings: the bot token and what
+// goes with it. Without a token, the settings that need one are errors.
+func (r *reader) slackApp(n *yaml.Node, m map[string]*yaml.Node, field string, c *Channel) {
+	tv := m["token"]
+	if tv == nil {
+		for _, key := range slackAppKeys {
+			if v := m[key]; v != nil {
+				r.fail(keyNode(n, key), join(field, key), "only a Slack app channel (one with a token) takes %s; an incoming webhook posts where it was created", key)
+			}
+		}
+		return
+	}
+	c.Token = r.botToken(tv, field+".token")
+	c.ThreadReminders = true
+	c.DigestAfter = DefaultDigestAfter
+	c.APIURL = DefaultSlackAPIURL
+	if v := m["channel"]; v == nil {
+		r.fail(n, field+".channel", "missing: the ID of the channel to post in, such as C0123456789 (%s)", findChannelID)
+	} else {
+		c.SlackChannel = r.slackChannelID(v, field+".channel")
+	}
+	if v := m["thread_reminders"]; v != nil {
+		if b, ok := r.boolean(v, field+".thread_reminders"); ok {
+			c.ThreadReminders = b
+		}
+	}
+	if v := m["digest_after"]; v != nil {
+		if d, ok := r.intBetween(v, field+".digest_after", 1, MaxDigestAfter); ok {
+			c.DigestAfter = d
+		}
+	}
+	if v := m["api_url"]; v != nil {
+		if u, ok := r.apiURL(v, field+".api_url"); ok {
+			c.APIURL = u
+		}
+	}
+}
+
+var (
+	botToken      = regexp.MustCompile(`^xoxb-[0-9A-Za-z-]+$`)
+	slackToken    = regexp.MustCompile(`^xox[a-z]-`)
+	slackChanID   = regexp.MustCompile(`^[CGD][A-Z0-9]{8,}$`)
+	findChannelID = "in Slack, open the channel's details: its ID is at the bottom"
+)
+
+// botToken reads a Slack bot token. It is a secret: no message repeats any
+// of it.
+func (r *reader) botToken(n *yaml.Node, field string) string {
+	t, ok := r.secret(n, field)
+	switch {
+	case !ok:
+	case t == "":
+		r.fail(n, field, "is empty (the app's bot token, xoxb-…, goes here)")
+	case botToken.MatchString(t):
+		return t
+	case botToken.MatchString(strings.TrimSpace(t)):
+		r.fail(n, field, "has spaces or a line break around it")
+	case strings.HasPrefix(t, "xoxp-"):
+		r.fail(n, field, "is a user token; use the app's bot token, xoxb-…")
+	default:
+		r.fail(n, field, "is not a Slack bot token (xoxb-…)")
+	}
+	return ""
+}
+
+// slackChannelID reads the ID of a Slack channel. Names are not resolved:
+// that would take the channels:read scope and a call to Slack at load time.
+func (r *reader) slackChannelID(n *yaml.Node, field string) string {
+	s, ok := r.str(n, field)
+	switch {
+	case !ok:
+	case s == "":
+		r.fail(n, field, "must not be empty: use the channel's ID, such as C0123456789 (%s)", findChannelID)
+	case slackChanID.MatchString(s):
+		return s
+	case slackToken.MatchString(s):
+		// A token in the wrong place: say so without repeating it.
+		r.fail(n, field, "looks like a Slack token, not a channel ID such as C0123456789")
+	case slackChanID.MatchString(strings.ToUpper(s)):
+		r.fail(n, field, "%q: channel IDs are upper case", s)
+	case strings.HasPrefix(s, "#") || !strings.ContainsFunc(s, unicode.IsUpper):
+		r.fail(n, field, "%q is a channel name; use its ID, such as C0123456789 (%s)", s, findChannelID)
+	default:
+		r.fail(n, field, "%q is not a Slack channel ID such as C0123456789 (%s)", s, findChannelID)
+	}
+	return ""
+}
+
+// apiURL reads the base URL of Slack's Web API and makes it end in "/".
+func (r *reader) apiURL(n *yaml.Node, field string) (string, bool) {
+	s, ok := r.str(n, field)
+	if !ok {
+		return "", false
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		r.fail(n, field, "is not an absolute http(s) URL such as %s", DefaultSlackAPIURL)
+		return "", false
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		r.fail(n, field, "must not have a query or fragment: method names are appended to it")
+		return "", false
+	}
+	if !strings.HasSuffix(s, "/") {
+		s += "/"
+	}
+	return s, true
 }
 
 func (r *reader) checkNotify(n *yaml.Node, field string, list, channels []string) {

@@ -23,6 +23,11 @@ func FuzzParse(f *testing.F) {
 			"rules: [{name: r, instance: i, groups: [g], backlog: {warning: 1}, annotations: {summary: '{{ .Group }}/{{ .Topic }}[{{ .Partition }}]', owner: ''}}]\n",
 		"version: 1\ndefaults: {language: zh, timezone: Local, annotations: {Bad-Key: x, n: 1, l: [], u_url: '{{ .Owner }}'}}\n" +
 			"rules: [{annotations: {s: '{{ range 9 }}{{ end }}', t: '{{ .Group', d: '{{ printf \"%999999d\" 1 }}'}}]\n",
+		"version: 1\ndefaults: {region: cn-hangzhou, notify: [app]}\n" +
+			"channels: {app: {type: slack, token: xoxb-1-2-abc, channel: C0123456789, thread_reminders: false, digest_after: 50, api_url: 'http://127.0.0.1:1/api'}}\n" +
+			"rules: [{name: r, instance: i, groups: [g], backlog: {warning: 1}}]\n",
+		"version: 1\nchannels: {a: {type: slack, webhook_url: 'https://x.example/', token: xoxp-1-2, channel: '#general', digest_after: 0, api_url: '?'},\n" +
+			"  d: {type: dingtalk, webhook_url: 'https://d.example/?access_token=t', token: '', thread_reminders: yes, channel: c0123456789}}\n",
 	} {
 		f.Add(seed)
 	}

@@ -180,6 +180,31 @@ func (r *reader) positiveInt(n *yaml.Node, field string) (int64, bool) {
 	return v, true
 }
 
+// boolean reads true or false.
+func (r *reader) boolean(n *yaml.Node, field string) (bool, bool) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		if b, err := strconv.ParseBool(strings.ToLower(n.Value)); err == nil {
+			return b, true
+		}
+	}
+	r.fail(n, field, "must be true or false, not %s", kindName(n))
+	return false, false
+}
+
+// intBetween reads a whole number from lo to hi.
+func (r *reader) intBetween(n *yaml.Node, field string, lo, hi int) (int, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		r.fail(n, field, "must be a whole number from %d to %d, not %s", lo, hi, kindName(n))
+		return 0, false
+	}
+	v, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+	if err != nil || v < int64(lo) || v > int64(hi) {
+		r.fail(n, field, "must be from %d to %d, not %s", lo, hi, oneLine(n.Value))
+		return 0, false
+	}
+	return int(v), true
+}
+
 func (r *reader) duration(n *yaml.Node, field string) (time.Duration, bool) {
 	s, ok := r.str(n, field)
 	if !ok {

@@ -13,6 +13,7 @@ import (
 	"github.com/backlog-alert/backlog-alert/function"
 	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/notify/chattest"
+	"github.com/backlog-alert/backlog-alert/notify/slack/slackapitest"
 	"github.com/backlog-alert/backlog-alert/progress"
 	"github.com/backlog-alert/backlog-alert/progress/alikafka"
 	"github.com/backlog-alert/backlog-alert/progress/alikafkatest"
@@ -57,9 +58,17 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return function.ExitSetup
 	}
+	slackAPI := slackapitest.NewServer(demoBotToken)
+	defer slackAPI.Close()
+	if err := addAppChannel(file, slackAPI); err != nil {
+		fmt.Fprintln(stderr, err)
+		return function.ExitSetup
+	}
 	if !*asJSON {
 		fmt.Fprintf(stdout, "backlog-alert demo: rules/example.yaml against a fake alikafka endpoint (%s),\n", api.URL)
-		fmt.Fprintf(stdout, "three runs ten minutes apart, with state kept between them.\n")
+		fmt.Fprintf(stdout, "three runs ten minutes apart, with state kept between them. The orders rule also\n")
+		fmt.Fprintf(stdout, "tells %s, a Slack app channel (a local fake of Slack's Web API): one living\n", demoAppChannel)
+		fmt.Fprintf(stdout, "message per alert, posted once, then updated and replied to in its thread.\n")
 	}
 	start := time.Now().Add(-20 * time.Minute).Truncate(time.Minute)
 	code := function.ExitOK
@@ -68,7 +77,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, g := range demoGroups(now, run) {
 			api.SetGroup(g)
 		}
-		seen := len(sink.Received())
+		seen, seenCalls := len(sink.Received()), len(slackAPI.Calls())
 		rep, err := function.Run(ctx, function.Options{
 			Rules:       file,
 			Now:         now,
@@ -88,11 +97,18 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "\n######## Run %d at %s ########\n%s\n", run+1, now.UTC().Format("15:04 UTC"), story)
 		received := sink.Received()[seen:]
-		if len(received) == 0 {
+		calls := slackAPI.Calls()[seenCalls:]
+		if len(received) == 0 && len(calls) == 0 {
 			fmt.Fprintln(stdout, "\nNo channel hears anything in this run.")
 		}
 		for _, r := range received {
 			fmt.Fprintf(stdout, "\n=== %s (%s) received ===\n%s\n", r.Channel, r.Kind, strings.TrimRight(r.Readable(), "\n"))
+		}
+		if len(calls) > 0 {
+			fmt.Fprintf(stdout, "\n=== %s (Slack app, channel %s): Web API calls ===\n", demoAppChannel, demoAppID)
+		}
+		for _, c := range calls {
+			fmt.Fprintf(stdout, "%s\n    %s\n", describeCall(c), c.Text)
 		}
 		fmt.Fprintf(stdout, "\n--- run %d report ---\n", run+1)
 		code = max(code, finish(rep, nil, false, stdout, stderr))
@@ -101,6 +117,49 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\nThe fake endpoint verified %d signed OpenAPI calls.\n", len(api.Requests()))
 	}
 	return code
+}
+
+const (
+	demoAppChannel = "payments-slack-app"
+	demoAppID      = "C0DEMO0001"
+	demoBotToken   = "xoxb-0-demo-bot-token"
+)
+
+// addAppChannel adds a Slack app channel, talking to the local fake of the
+// Web API, to the example's orders rule: the example itself stays
+// deployable with webhooks only.
+func addAppChannel(file *rules.File, slackAPI *slackapitest.Server) error {
+	slackAPI.AddChannel(demoAppID)
+	doc := fmt.Sprintf("version: 1\nchannels:\n  %s:\n    type: slack\n    token: %s\n    channel: %s\n    api_url: %s/\nrules:\n"+
+		"  - {name: x, instance: x, region: cn-hangzhou, groups: [x], stuck: {warning: 1m}, notify: [%s]}\n",
+		demoAppChannel, demoBotToken, demoAppID, slackAPI.URL, demoAppChannel)
+	app, err := rules.Parse("demo app channel", []byte(doc), func(string) (string, bool) { return "", false })
+	if err != nil {
+		return err
+	}
+	file.Channels = append(file.Channels, app.Channels[0])
+	file.Secrets = append(file.Secrets, app.Secrets...)
+	for i := range file.Rules {
+		if file.Rules[i].Name == "orders" {
+			file.Rules[i].Notify = append(file.Rules[i].Notify, demoAppChannel)
+		}
+	}
+	return nil
+}
+
+// describeCall is one Web API call for the demo's reader.
+func describeCall(c slackapitest.Call) string {
+	switch {
+	case c.Error != "":
+		return fmt.Sprintf("%s → %s", c.Method, c.Error)
+	case c.Method == "chat.update":
+		return "chat.update of the message " + c.TS
+	case c.ThreadTS != "" && c.ReplyBroadcast:
+		return "chat.postMessage, a reply in the thread of " + c.ThreadTS + ", also sent to the channel"
+	case c.ThreadTS != "":
+		return "chat.postMessage, a reply in the thread of " + c.ThreadTS
+	}
+	return "chat.postMessage, a new message " + c.TS
 }
 
 // demoStories say what each run shows.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -259,6 +260,9 @@ func describe(w io.Writer, f *rules.File) {
 	fmt.Fprintln(w)
 	for _, c := range f.Channels {
 		fmt.Fprintf(w, "channel %s: %s", c.Name, c.Type)
+		if c.SlackApp() {
+			fmt.Fprint(w, slackApp(c))
+		}
 		if c.Secret != "" {
 			fmt.Fprint(w, ", signed")
 		}
@@ -267,6 +271,30 @@ func describe(w io.Writer, f *rules.File) {
 		}
 		fmt.Fprintf(w, ", language %s, time zone %s\n", c.Language, c.Location)
 	}
+}
+
+// slackApp describes a Slack app channel: the token's kind, never any of
+// its value, and only what differs from the defaults.
+func slackApp(c rules.Channel) string {
+	token := "(redacted)"
+	if strings.HasPrefix(c.Token, "xoxb-") {
+		token = "xoxb-…(redacted)"
+	}
+	s := fmt.Sprintf(" app, channel %s, token %s", c.SlackChannel, token)
+	if !c.ThreadReminders {
+		s += ", reminders not threaded"
+	}
+	if c.DigestAfter != rules.DefaultDigestAfter {
+		s += fmt.Sprintf(", digest above %d new alerts", c.DigestAfter)
+	}
+	if c.APIURL != rules.DefaultSlackAPIURL {
+		host := "(unparsable)"
+		if u, err := url.Parse(c.APIURL); err == nil {
+			host = u.Host
+		}
+		s += ", api " + host
+	}
+	return s
 }
 
 func thresholds[T comparable](warning, critical T, format func(T) string) string {

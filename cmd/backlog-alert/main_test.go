@@ -210,6 +210,63 @@ func TestValidateShowsLanguageZoneAndAnnotations(t *testing.T) {
 	}
 }
 
+func TestValidateSlackApp(t *testing.T) {
+	setup(t)
+	const botToken = "xoxb-1111111111-2222222222-cliTestBotTokenValue"
+	t.Setenv("SLACK_BOT_TOKEN", botToken)
+	app := func(extra string) string {
+		return strings.Replace(goodRules, "rules:\n", "  payments-app:\n    type: slack\n    token: ${SLACK_BOT_TOKEN}\n    channel: C0123456789\n"+extra+"rules:\n", 1)
+	}
+	tests := []struct {
+		name, doc string
+		want      []string // whole lines
+		not       []string
+	}{
+		{"defaults", app(""), []string{
+			"channel payments-app: slack app, channel C0123456789, token xoxb-…(redacted), language en, time zone UTC",
+			"channel team-slack: slack, language en, time zone UTC",
+			"channel ops-dingtalk: dingtalk, signed, language en, time zone UTC",
+		}, []string{"slack.com", "reminders", "digest"}},
+		{"everything set", app("    thread_reminders: false\n    digest_after: 3\n    api_url: http://127.0.0.1:9/fake-api\n    language: zh-CN\n"), []string{
+			"channel payments-app: slack app, channel C0123456789, token xoxb-…(redacted), reminders not threaded, digest above 3 new alerts, api 127.0.0.1:9, language zh-CN, time zone UTC",
+		}, []string{"fake-api"}},
+		{"the default api_url spelled out", app("    api_url: https://slack.com/api\n"), []string{
+			"channel payments-app: slack app, channel C0123456789, token xoxb-…(redacted), language en, time zone UTC",
+		}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := cli(t, "validate", "--rules", writeRules(t, tc.doc))
+			if code != function.ExitOK {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			lines := strings.Split(stdout, "\n")
+			for _, want := range tc.want {
+				if !slices.Contains(lines, want) {
+					t.Errorf("no line %q in:\n%s", want, stdout)
+				}
+			}
+			for _, not := range append(tc.not, botToken, "1111111111", "cliTest", "xoxb-1") {
+				if strings.Contains(stdout+stderr, not) {
+					t.Errorf("validate printed %q:\n%s", not, stdout)
+				}
+			}
+		})
+	}
+
+	// A broken app channel: the error names the field and shows no token.
+	for _, token := range []string{"xoxp-3333333333-cliTestUserToken", "cliTest-not-a-token"} {
+		t.Setenv("SLACK_BOT_TOKEN", token)
+		code, stdout, stderr := cli(t, "validate", "--rules", writeRules(t, app("")))
+		if code != function.ExitSetup || !strings.Contains(stderr, ":14: channels.payments-app.token: ") {
+			t.Errorf("%s: exit %d, stderr %q", token, code, stderr)
+		}
+		if strings.Contains(stdout+stderr, "cliTest") || strings.Contains(stdout+stderr, "3333333333") {
+			t.Errorf("validate printed the token: %q", stdout+stderr)
+		}
+	}
+}
+
 func TestBadRulesExitTwoWithOneLine(t *testing.T) {
 	setup(t)
 	tests := []struct {

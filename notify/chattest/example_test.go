@@ -39,8 +39,10 @@ func Example() {
 			},
 		}},
 	}
-	fmt.Println("dingtalk:", n.Notify(context.Background(), m))
-	fmt.Println("slack:", slack.New(sink.SlackURL("team"), nil).Notify(context.Background(), m))
+	_, err := n.Notify(context.Background(), m)
+	fmt.Println("dingtalk:", err)
+	_, err = slack.New(sink.SlackURL("team"), nil).Notify(context.Background(), m)
+	fmt.Println("slack:", err)
 	for _, r := range sink.Received() {
 		fmt.Printf("--- %s %s\n%s\n", r.Kind, r.Channel, r.Readable())
 	}

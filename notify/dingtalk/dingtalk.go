@@ -90,14 +90,17 @@ type at struct {
 // *notify.DeliveryError (see notify.Attempts) wrapping the last attempt's
 // *notify.HTTPError, and never contains the access token, the signature or
 // the secret.
-func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
+func (n *Notifier) Notify(ctx context.Context, m notify.Message) (notify.Receipt, error) {
 	if len(m.Items) == 0 {
-		return nil
+		return notify.Receipt{}, nil
 	}
 	body := encode(n.build(m))
-	return n.retrier.Do(ctx, notify.Target{Service: "dingtalk", Key: n.url, Limit: Limit}, func(ctx context.Context) error {
+	if err := n.retrier.Do(ctx, notify.Target{Service: "dingtalk", Key: n.url, Limit: Limit}, func(ctx context.Context) error {
 		return n.post(ctx, body)
-	})
+	}); err != nil {
+		return notify.Receipt{}, err
+	}
+	return notify.All(m), nil
 }
 
 // post makes one attempt, signed afresh.

@@ -101,7 +101,7 @@ func TestSigning(t *testing.T) {
 			n := dingtalk.New(sink.DingTalkURL("ops", token), tc.secret, nil, nil)
 			n.Now = func() time.Time { return tc.clock }
 
-			err := n.Notify(context.Background(), critical)
+			_, err := n.Notify(context.Background(), critical)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -149,7 +149,7 @@ func TestMentions(t *testing.T) {
 			defer sink.Close()
 			n := dingtalk.New(sink.DingTalkURL("ops", token), "", mobiles, nil)
 			m := notify.Message{Items: firing(tc.alerts...), Time: time.Now()}
-			if err := n.Notify(context.Background(), m); err != nil {
+			if _, err := n.Notify(context.Background(), m); err != nil {
 				t.Fatal(err)
 			}
 			r := sink.Received()[0]
@@ -207,7 +207,7 @@ func TestErrors(t *testing.T) {
 			}
 			// One attempt: this is about how a failure reads; retries are
 			// TestRetry's.
-			err := dingtalk.New(u, "", nil, nil, notify.WithRetry(notify.NoRetry), notify.WithLimiter(nil)).Notify(context.Background(), m)
+			_, err := dingtalk.New(u, "", nil, nil, notify.WithRetry(notify.NoRetry), notify.WithLimiter(nil)).Notify(context.Background(), m)
 			if err == nil || !strings.Contains(err.Error(), tc.text) {
 				t.Fatalf("err = %v, want %q", err, tc.text)
 			}
@@ -237,7 +237,7 @@ func TestSizeLimit(t *testing.T) {
 	defer sink.Close()
 	n := dingtalk.New(sink.DingTalkURL("ops", token), "", []string{"13800000000"}, nil)
 	m := notify.Message{Items: firing(alerts...), Time: time.Now()}
-	if err := n.Notify(context.Background(), m); err != nil {
+	if _, err := n.Notify(context.Background(), m); err != nil {
 		t.Fatal(err) // the sink answers 460101 above 20000 bytes
 	}
 	r := sink.Received()[0]
@@ -275,7 +275,7 @@ func TestTransportErrorHidesCredentials(t *testing.T) {
 	n := dingtalk.New("http://"+addr+"/robot/send?access_token="+token, secret, nil, nil, notify.WithRetry(fast), notify.WithLimiter(nil))
 	fixed := time.Now()
 	n.Now = func() time.Time { return fixed }
-	err = n.Notify(context.Background(), notify.Message{Items: firing(alert("g", rules.Critical, 20000))})
+	_, err = n.Notify(context.Background(), notify.Message{Items: firing(alert("g", rules.Critical, 20000))})
 	if err == nil || !notify.Retryable(err) {
 		t.Fatalf("err = %v, want a retryable transport error", err)
 	}
@@ -297,7 +297,7 @@ func TestNothingToSend(t *testing.T) {
 	sink := chattest.NewServer()
 	defer sink.Close()
 	n := dingtalk.New(sink.DingTalkURL("ops", token), "", nil, nil)
-	if err := n.Notify(context.Background(), notify.Message{}); err != nil || len(sink.Received()) != 0 || n.Preview(notify.Message{}) != "" {
+	if _, err := n.Notify(context.Background(), notify.Message{}); err != nil || len(sink.Received()) != 0 || n.Preview(notify.Message{}) != "" {
 		t.Errorf("an empty message should send and preview nothing (err %v)", err)
 	}
 }

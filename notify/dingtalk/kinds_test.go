@@ -29,7 +29,7 @@ func send(t *testing.T, m notify.Message) (chattest.Received, body) {
 	sink := chattest.NewServer()
 	t.Cleanup(sink.Close)
 	n := dingtalk.New(sink.DingTalkURL("ops", token), "", []string{mobile}, nil)
-	if err := n.Notify(context.Background(), m); err != nil {
+	if _, err := n.Notify(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
 	got := sink.Received()

@@ -58,7 +58,7 @@ func TestRetry(t *testing.T) {
 			if tc.secret != "" {
 				sec = tc.secret
 			}
-			err := dingtalk.New(hook, sec, nil, nil, notify.WithRetry(fast), notify.WithLimiter(notify.NewLimiter())).Notify(context.Background(), m)
+			_, err := dingtalk.New(hook, sec, nil, nil, notify.WithRetry(fast), notify.WithLimiter(notify.NewLimiter())).Notify(context.Background(), m)
 			if got := sink.Attempts("ops"); got != tc.attempts {
 				t.Errorf("sink saw %d attempts, want %d", got, tc.attempts)
 			}
@@ -101,7 +101,7 @@ func TestMuted(t *testing.T) {
 		defer cancel()
 		// It gives up at once: had it waited, the deadline would have
 		// stopped it ("stopped after …: context deadline exceeded").
-		err := dingtalk.New(hook, "", nil, nil, notify.WithRetry(patient), notify.WithLimiter(notify.NewLimiter())).Notify(ctx, m)
+		_, err := dingtalk.New(hook, "", nil, nil, notify.WithRetry(patient), notify.WithLimiter(notify.NewLimiter())).Notify(ctx, m)
 		want := "dingtalk: errcode 130101: send too fast, exceed 20 times per minute (retry after 10m0s) (over 20 messages per minute for this robot); " +
 			"gave up after 1 attempt: no time left for another before the deadline (waiting 10m0s as the service asked, "
 		if err == nil || !strings.HasPrefix(err.Error(), want) || sink.Attempts("ops") != 1 || !notify.Retryable(err) {
@@ -119,7 +119,7 @@ func TestMuted(t *testing.T) {
 		n := dingtalk.New(hook, "", nil, nil, notify.WithRetry(fast), notify.WithLimiter(lim))
 		// It gives up at once, without a wait that could only end in ten
 		// minutes (go test's timeout would end this test first).
-		err := n.Notify(context.Background(), m)
+		_, err := n.Notify(context.Background(), m)
 		if err == nil || !strings.HasSuffix(err.Error(), "; gave up after 1 attempt: the service asked to wait 10m0s, longer than the 1m0s a retry may wait") {
 			t.Errorf("err = %v", err)
 		}
@@ -127,7 +127,7 @@ func TestMuted(t *testing.T) {
 		// The robot is muted: the next message, from another Notifier on
 		// the same limiter, is held back without a request.
 		sink.Fail("ops", chattest.Failure{})
-		err = dingtalk.New(hook, "", nil, nil, notify.WithRetry(fast), notify.WithLimiter(lim)).Notify(context.Background(), m)
+		_, err = dingtalk.New(hook, "", nil, nil, notify.WithRetry(fast), notify.WithLimiter(lim)).Notify(context.Background(), m)
 		if err == nil || !strings.HasPrefix(err.Error(), "dingtalk: not sent: the webhook asked for a pause (errcode 130101) that ends in ") ||
 			!strings.HasSuffix(err.Error(), ", longer than the 1m0s a message may wait") {
 			t.Errorf("err = %v", err)
@@ -153,7 +153,7 @@ func TestTwentyPerMinute(t *testing.T) {
 	impatient.MaxWait = time.Nanosecond
 	burst := dingtalk.New(sink.DingTalkURL("ops", token), secret, nil, nil, notify.WithRetry(impatient), notify.WithLimiter(lim))
 	for i := range 20 {
-		if err := burst.Notify(context.Background(), m); err != nil {
+		if _, err := burst.Notify(context.Background(), m); err != nil {
 			t.Fatalf("message %d: %v", i+1, err)
 		}
 	}
@@ -161,7 +161,7 @@ func TestTwentyPerMinute(t *testing.T) {
 	// by the limiter rather than stopped by the deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	err := n.Notify(ctx, m)
+	_, err := n.Notify(ctx, m)
 	if _, ok := errors.AsType[*notify.LimitError](err); !ok ||
 		!strings.HasPrefix(err.Error(), "dingtalk: not sent: the webhook's rate limit (20 messages per 1m0s) leaves no slot for ") {
 		t.Errorf("21st message: err = %v", err)
@@ -172,7 +172,7 @@ func TestTwentyPerMinute(t *testing.T) {
 	}
 	// Another robot is not held up: it needs no wait at all.
 	other := dingtalk.New(sink.DingTalkURL("other", token), "", nil, nil, notify.WithRetry(impatient), notify.WithLimiter(lim))
-	if err := other.Notify(context.Background(), m); err != nil {
+	if _, err := other.Notify(context.Background(), m); err != nil {
 		t.Errorf("other robot: %v", err)
 	}
 }

@@ -42,7 +42,7 @@ func TestRetry(t *testing.T) {
 			defer sink.Close()
 			hook := sink.SlackURL("ops")
 			sink.Fail("ops", tc.fail)
-			err := slack.New(hook, nil, notify.WithRetry(fast), notify.WithLimiter(nil)).Notify(context.Background(), m)
+			_, err := slack.New(hook, nil, notify.WithRetry(fast), notify.WithLimiter(nil)).Notify(context.Background(), m)
 			if got := sink.Attempts("ops"); got != tc.attempts {
 				t.Errorf("sink saw %d attempts, want %d", got, tc.attempts)
 			}
@@ -77,7 +77,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	policy.OnRetry = func(_ int, _ error, wait time.Duration) { waits = append(waits, wait) }
 
 	start := time.Now()
-	err := slack.New(hook, nil, notify.WithRetry(policy), notify.WithLimiter(notify.NewLimiter())).
+	_, err := slack.New(hook, nil, notify.WithRetry(policy), notify.WithLimiter(notify.NewLimiter())).
 		Notify(context.Background(), notify.Message{Items: firing(alert("g", rules.Warning, 20000))})
 	elapsed := time.Since(start)
 	if err != nil || len(sink.Received()) != 1 || sink.Attempts("ops") != 2 {
@@ -98,7 +98,7 @@ func TestRetryAfterDate(t *testing.T) {
 		w.Write([]byte("rate_limited"))
 	}))
 	defer srv.Close()
-	err := slack.New(srv.URL+"/services/T0/B0/secret", nil, notify.WithRetry(notify.NoRetry), notify.WithLimiter(nil)).
+	_, err := slack.New(srv.URL+"/services/T0/B0/secret", nil, notify.WithRetry(notify.NoRetry), notify.WithLimiter(nil)).
 		Notify(context.Background(), notify.Message{Items: firing(alert("g", rules.Warning, 20000))})
 	he, ok := errors.AsType[*notify.HTTPError](err)
 	if !ok || he.StatusCode != 429 || he.RetryAfter < 28*time.Second || he.RetryAfter > 30*time.Second || !notify.Retryable(err) {
@@ -110,7 +110,7 @@ func TestRetryAfterDate(t *testing.T) {
 	// it instead).
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	err = slack.New(srv.URL+"/services/T0/B0/secret", nil, notify.WithRetry(fast), notify.WithLimiter(nil)).
+	_, err = slack.New(srv.URL+"/services/T0/B0/secret", nil, notify.WithRetry(fast), notify.WithLimiter(nil)).
 		Notify(ctx, notify.Message{Items: firing(alert("g", rules.Warning, 20000))})
 	if err == nil || notify.Attempts(err) != 1 || !strings.Contains(err.Error(), "; gave up after 1 attempt: no time left for another before the deadline (waiting 30s as the service asked") {
 		t.Errorf("err = %v", err)
@@ -165,7 +165,7 @@ func TestRetryStops(t *testing.T) {
 			if tc.cancelOnRetry {
 				policy.OnRetry = func(int, error, time.Duration) { cancel() }
 			}
-			err := slack.New(hook, nil, notify.WithRetry(policy), notify.WithLimiter(nil)).Notify(ctx, m)
+			_, err := slack.New(hook, nil, notify.WithRetry(policy), notify.WithLimiter(nil)).Notify(ctx, m)
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Fatalf("err = %v, want %q", err, tc.err)
 			}
@@ -186,7 +186,7 @@ func TestSharedLimiter(t *testing.T) {
 	m := notify.Message{Items: firing(alert("g", rules.Warning, 20000))}
 	start := time.Now()
 	for range 3 {
-		if err := slack.New(hook, nil).Notify(context.Background(), m); err != nil {
+		if _, err := slack.New(hook, nil).Notify(context.Background(), m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -215,19 +215,19 @@ func TestLimiterPerWebhook(t *testing.T) {
 	bNow := slack.New(sink.SlackURL("b"), nil, notify.WithLimiter(lim), notify.WithRetry(impatient))
 
 	start := time.Now()
-	if err := a.Notify(context.Background(), m); err != nil {
+	if _, err := a.Notify(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	var aTook time.Duration
 	wg.Go(func() {
-		if err := a.Notify(context.Background(), m); err != nil {
+		if _, err := a.Notify(context.Background(), m); err != nil {
 			t.Error(err)
 		}
 		aTook = time.Since(start)
 	})
 	wg.Go(func() {
-		if err := bNow.Notify(context.Background(), m); err != nil {
+		if _, err := bNow.Notify(context.Background(), m); err != nil {
 			t.Errorf("b waited behind a: %v", err)
 		}
 	})
@@ -240,7 +240,7 @@ func TestLimiterPerWebhook(t *testing.T) {
 	// for b's next slot.
 	sink.Fail("b", chattest.Failure{Status: 503, Times: 1})
 	s := time.Now()
-	if err := b.Notify(context.Background(), m); err != nil {
+	if _, err := b.Notify(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(s); took < 900*time.Millisecond || sink.Attempts("b") != 3 {
@@ -251,7 +251,7 @@ func TestLimiterPerWebhook(t *testing.T) {
 	// once, without a request: a LimitError rather than the deadline's.
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	err := b.Notify(ctx, m)
+	_, err := b.Notify(ctx, m)
 	if _, ok := errors.AsType[*notify.LimitError](err); !ok || notify.Attempts(err) != 0 || sink.Attempts("b") != 3 ||
 		!strings.HasPrefix(err.Error(), "slack: not sent: the webhook's rate limit (1 message per 1s) leaves no slot for ") ||
 		!strings.Contains(err.Error(), "after the deadline") {

@@ -65,14 +65,17 @@ func New(url string, client *http.Client, opts ...notify.Option) *Notifier {
 // error is a *notify.DeliveryError (see notify.Attempts) wrapping the last
 // attempt's *notify.HTTPError (which wraps *slackgo.RateLimitedError on 429
 // with Retry-After), and never contains the webhook's path.
-func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
+func (n *Notifier) Notify(ctx context.Context, m notify.Message) (notify.Receipt, error) {
 	if len(m.Items) == 0 {
-		return nil
+		return notify.Receipt{}, nil
 	}
-	msg := n.message(m)
-	return n.retrier.Do(ctx, notify.Target{Service: "slack", Key: n.url, Limit: Limit}, func(ctx context.Context) error {
+	msg := compose(m)
+	if err := n.retrier.Do(ctx, notify.Target{Service: "slack", Key: n.url, Limit: Limit}, func(ctx context.Context) error {
 		return n.post(ctx, msg)
-	})
+	}); err != nil {
+		return notify.Receipt{}, err
+	}
+	return notify.All(m), nil
 }
 
 // post makes one attempt.
@@ -133,7 +136,12 @@ func (n *Notifier) Preview(m notify.Message) string {
 	if len(m.Items) == 0 {
 		return ""
 	}
-	msg := n.message(m)
+	return readable(compose(m))
+}
+
+// readable is a message as plain text: the header, then the texts of the
+// context and section blocks (mrkdwn kept), separated by blank lines.
+func readable(msg *slackgo.WebhookMessage) string {
 	var parts []string
 	blocks := msg.Blocks.BlockSet
 	for _, a := range msg.Attachments {
@@ -158,16 +166,12 @@ func (n *Notifier) Preview(m notify.Message) string {
 	return strings.Join(parts, "\n\n")
 }
 
-// message lays m out: the header at top level, then one attachment holding
-// only a colour bar (by the message's tone) and the blocks, since legacy
-// attachment fields next to blocks are rejected. The words are notify's
-// (notify.Render), one section block per section, in the channel's
-// language; sections beyond Slack's block limit are counted in a last one.
-func (n *Notifier) message(m notify.Message) *slackgo.WebhookMessage {
+// compose lays m out as one card (see card), coloured by the message's
+// tone. The words are notify's (notify.Render), one section block per
+// section, in the channel's language; sections beyond Slack's block limit
+// are counted in a last one.
+func compose(m notify.Message) *slackgo.WebhookMessage {
 	r := notify.Render(m)
-	headline := glyph[notify.HeadlineIcon(r.Tone)] + " " + r.Headline
-	blocks := []slackgo.Block{slackgo.NewContextBlock("", mrkdwn(escape(r.About)))}
-
 	// The header and the context block take two blocks; when the sections
 	// do not all fit, one more goes to the "…and N more" section.
 	room := maxBlocks - 2
@@ -175,22 +179,31 @@ func (n *Notifier) message(m notify.Message) *slackgo.WebhookMessage {
 	if shown > room {
 		shown = room - 1
 	}
+	var texts []string
 	for _, s := range r.Sections[:shown] {
-		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(sectionText(s)), nil, nil))
+		texts = append(texts, sectionText(s))
 	}
 	if rest := len(r.Sections) - shown; rest > 0 {
-		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(escape(r.More(rest))), nil, nil))
+		texts = append(texts, escape(r.More(rest)))
 	}
+	return card(glyph[notify.HeadlineIcon(r.Tone)]+" "+r.Headline, r.Tone, r.About, texts...)
+}
 
+// card is a message: the headline as its header (and the notification's
+// text), then one attachment holding only a colour bar, by tone, and the
+// blocks (legacy attachment fields next to blocks are rejected): the about
+// line as context, and a section block per text (mrkdwn, escaped).
+func card(headline string, tone notify.Tone, about string, texts ...string) *slackgo.WebhookMessage {
+	blocks := []slackgo.Block{slackgo.NewContextBlock("", mrkdwn(escape(about)))}
+	for _, t := range texts {
+		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(t), nil, nil))
+	}
 	return &slackgo.WebhookMessage{
-		Text: headline, // the notification and fallback text
+		Text: headline,
 		Blocks: &slackgo.Blocks{BlockSet: []slackgo.Block{
 			slackgo.NewHeaderBlock(slackgo.NewTextBlockObject(slackgo.PlainTextType, notify.Truncate(headline, maxHeader), true, false)),
 		}},
-		Attachments: []slackgo.Attachment{{
-			Color:  color(r.Tone),
-			Blocks: slackgo.Blocks{BlockSet: blocks},
-		}},
+		Attachments: []slackgo.Attachment{{Color: color(tone), Blocks: slackgo.Blocks{BlockSet: blocks}}},
 	}
 }
 
@@ -198,11 +211,16 @@ func (n *Notifier) message(m notify.Message) *slackgo.WebhookMessage {
 // its links as <url|text> (the runbook) on a last line that a cut keeps.
 func sectionText(s notify.Summary) string {
 	head := fmt.Sprintf("%s *%s* · *%s*", glyph[s.Icon], escape(s.Title), escape(s.Subject))
-	links := make([]string, len(s.Links))
-	for i, l := range s.Links {
-		links[i] = "<" + linkTarget(l.URL) + "|" + escape(l.Text) + ">"
+	return layout.Clip(head, s.Lines, links(s.Links), maxSection)
+}
+
+// links draws links as <url|text>.
+func links(ls []notify.Link) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = "<" + linkTarget(l.URL) + "|" + escape(l.Text) + ">"
 	}
-	return layout.Clip(head, s.Lines, links, maxSection)
+	return out
 }
 
 var layout = notify.Layout{Escape: escape, LineSep: "\n", LinksSep: "\n", LinkSep: " · "}

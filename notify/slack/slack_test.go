@@ -90,7 +90,7 @@ func sendOne(t *testing.T, m notify.Message) (chattest.Received, *slack.Notifier
 	sink := chattest.NewServer()
 	t.Cleanup(sink.Close)
 	n := slack.New(sink.SlackURL("ops"), nil)
-	if err := n.Notify(context.Background(), m); err != nil {
+	if _, err := n.Notify(context.Background(), m); err != nil {
 		t.Fatalf("Notify: %v", err)
 	}
 	got := sink.Received()
@@ -311,7 +311,7 @@ func TestErrors(t *testing.T) {
 			}
 			// One attempt: this is about how a failure reads; retries are
 			// TestRetry's.
-			err := slack.New(hook, nil, notify.WithRetry(notify.NoRetry), notify.WithLimiter(nil)).Notify(context.Background(), m)
+			_, err := slack.New(hook, nil, notify.WithRetry(notify.NoRetry), notify.WithLimiter(nil)).Notify(context.Background(), m)
 			if err == nil || err.Error() != tc.text {
 				t.Fatalf("err = %v, want %q", err, tc.text)
 			}
@@ -346,7 +346,7 @@ func TestTransportErrorHidesWebhook(t *testing.T) {
 	hook := "http://" + addr + "/services/T0SECRET/B0SECRET/XyZsEcReTtOkEn"
 	m := notify.Message{Items: firing(alert("g", rules.Warning, 20000))}
 
-	err = slack.New(hook, nil, notify.WithRetry(fast), notify.WithLimiter(nil)).Notify(context.Background(), m)
+	_, err = slack.New(hook, nil, notify.WithRetry(fast), notify.WithLimiter(nil)).Notify(context.Background(), m)
 	if err == nil {
 		t.Fatal("expected an error")
 	}
@@ -365,7 +365,7 @@ func TestTransportErrorHidesWebhook(t *testing.T) {
 	// A cancelled caller is not worth a retry.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := slack.New(hook, nil, notify.WithRetry(fast), notify.WithLimiter(nil)).Notify(ctx, m); err == nil || notify.Retryable(err) || strings.Contains(err.Error(), "XyZsEcReTtOkEn") {
+	if _, err := slack.New(hook, nil, notify.WithRetry(fast), notify.WithLimiter(nil)).Notify(ctx, m); err == nil || notify.Retryable(err) || strings.Contains(err.Error(), "XyZsEcReTtOkEn") {
 		t.Errorf("cancelled: err = %v, retryable %v", err, notify.Retryable(err))
 	}
 }
@@ -374,7 +374,7 @@ func TestNothingToSend(t *testing.T) {
 	sink := chattest.NewServer()
 	defer sink.Close()
 	n := slack.New(sink.SlackURL("ops"), nil)
-	if err := n.Notify(context.Background(), notify.Message{Time: evalTime}); err != nil {
+	if _, err := n.Notify(context.Background(), notify.Message{Time: evalTime}); err != nil {
 		t.Fatal(err)
 	}
 	if len(sink.Received()) != 0 || n.Preview(notify.Message{}) != "" {
@@ -393,8 +393,9 @@ func TestConcurrent(t *testing.T) {
 	for i := range 16 {
 		go func() {
 			if i%2 == 0 {
-				errs <- ok.Notify(context.Background(), m)
-			} else if err := gone.Notify(context.Background(), m); err == nil || err.Error() != "slack: HTTP 404 no_service" {
+				_, err := ok.Notify(context.Background(), m)
+				errs <- err
+			} else if _, err := gone.Notify(context.Background(), m); err == nil || err.Error() != "slack: HTTP 404 no_service" {
 				errs <- fmt.Errorf("want 404 no_service, got %v", err)
 			} else {
 				errs <- nil
