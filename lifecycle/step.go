@@ -435,8 +435,13 @@ func Step(prior *State, in Input) Outcome {
 		}
 	}
 	for _, ch := range in.File.Channels {
-		if items := outbox[ch.Name]; len(items) > 0 {
-			slices.SortFunc(items, func(a, b Item) int { return compareAlerts(a.Alert, b.Alert, ruleIndex) })
+		items := outbox[ch.Name]
+		slices.SortFunc(items, func(a, b Item) int { return compareAlerts(a.Alert, b.Alert, ruleIndex) })
+		switch {
+		case ch.Resends() && len(items)+len(ongoing[ch.Name]) > 0:
+			// Told every run about everything that still fires.
+			out.Outbox = append(out.Outbox, Outbox{Channel: ch.Name, Items: items, Ongoing: alongside(ongoing[ch.Name], nil, ruleIndex)})
+		case len(items) > 0:
 			out.Outbox = append(out.Outbox, Outbox{Channel: ch.Name, Items: items, Ongoing: alongside(ongoing[ch.Name], items, ruleIndex)})
 		}
 	}
@@ -444,7 +449,8 @@ func Step(prior *State, in Input) Outcome {
 	return out
 }
 
-// alongside keeps the ongoing alerts at the places of items, in order.
+// alongside keeps the ongoing alerts at the places of items, in order; all
+// of them when items is nil.
 func alongside(ongoing, items []Item, ruleIndex map[string]int) []Item {
 	places := map[string]bool{}
 	for _, it := range items {
@@ -452,7 +458,7 @@ func alongside(ongoing, items []Item, ruleIndex map[string]int) []Item {
 	}
 	var out []Item
 	for _, it := range ongoing {
-		if places[identity(it.Alert)] {
+		if items == nil || places[identity(it.Alert)] {
 			out = append(out, it)
 		}
 	}

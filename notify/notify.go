@@ -10,6 +10,8 @@ package notify
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"github.com/backlog-alert/backlog-alert/rules"
@@ -91,4 +93,12 @@ type Notifier interface {
 	// Preview renders, for a person, exactly what Notify would send; "" when
 	// Notify would send nothing.
 	Preview(m Message) string
+}
+
+// Fingerprint identifies an alert across runs for receivers that
+// deduplicate (a generic webhook, Alertmanager): the same rule, place and
+// condition always give the same 16 hex digits.
+func Fingerprint(a rules.Alert) string {
+	sum := sha256.Sum256([]byte(a.Key()))
+	return hex.EncodeToString(sum[:8])
 }

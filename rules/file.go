@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path"
@@ -73,9 +74,31 @@ type API struct {
 
 // Channel types.
 const (
-	ChannelSlack    = "slack"
-	ChannelDingTalk = "dingtalk"
+	ChannelSlack        = "slack"
+	ChannelDingTalk     = "dingtalk"
+	ChannelFeishu       = "feishu"
+	ChannelWeCom        = "wecom"
+	ChannelWebhook      = "webhook"
+	ChannelAlertmanager = "alertmanager"
 )
+
+// ChannelTypes are the types a channel may have.
+var ChannelTypes = []string{ChannelSlack, ChannelDingTalk, ChannelFeishu, ChannelWeCom, ChannelWebhook, ChannelAlertmanager}
+
+// channelKeys are the keys each type takes besides type, language and
+// timezone; the slack app keys are checked on their own.
+var channelKeys = map[string][]string{
+	ChannelSlack:        {"webhook_url", "token"},
+	ChannelDingTalk:     {"webhook_url", "secret", "at_mobiles"},
+	ChannelFeishu:       {"webhook_url", "secret", "at_open_ids"},
+	ChannelWeCom:        {"webhook_url", "at_mobiles"},
+	ChannelWebhook:      {"url", "secret", "headers"},
+	ChannelAlertmanager: {"url", "bearer_token", "basic_auth", "resend"},
+}
+
+// DefaultResend is how often an Alertmanager channel is told again about
+// what still fires, unless it says otherwise: the timers' interval.
+const DefaultResend = 5 * time.Minute
 
 // Languages a channel's messages can be written in.
 const (
@@ -93,8 +116,21 @@ type Channel struct {
 	WebhookURL string
 	// Secret is DingTalk's optional signing secret.
 	Secret string
-	// AtMobiles are @-mentioned on critical alerts (DingTalk).
+	// AtMobiles are @-mentioned on critical alerts (DingTalk, WeCom).
 	AtMobiles []string
+	// AtOpenIDs are @-mentioned on critical alerts (Feishu).
+	AtOpenIDs []string
+	// URL is where a generic webhook posts, or Alertmanager's base URL.
+	URL string
+	// Headers are a generic webhook's extra request headers (secrets).
+	Headers map[string]string
+	// BearerToken, or BasicUser and BasicPassword, authenticate to
+	// Alertmanager.
+	BearerToken, BasicUser, BasicPassword string
+	// Resend is how often an Alertmanager channel hears again about what
+	// still fires: the run interval (Alertmanager resolves an alert whose
+	// endsAt passes).
+	Resend time.Duration
 	// Language is one of Languages: the channel's own, else defaults'.
 	Language string
 	// Location is the time zone times are shown in: the channel's own, else
@@ -122,6 +158,11 @@ type Channel struct {
 // SlackApp reports whether the channel posts as a Slack app (with a bot
 // token) rather than through an incoming webhook.
 func (c Channel) SlackApp() bool { return c.Token != "" }
+
+// Resends reports whether the channel must hear every firing alert every
+// run, not only changes: Alertmanager resolves an alert whose endsAt
+// passes unless its client sends it again.
+func (c Channel) Resends() bool { return c.Type == ChannelAlertmanager }
 
 // Slack app defaults and limits.
 const (
@@ -478,7 +519,7 @@ func (r *reader) channel(n *yaml.Node, field string, d Defaults) Channel {
 	if c.Location == nil {
 		c.Location = time.UTC
 	}
-	m := r.mapping(n, field, append([]string{"type", "webhook_url", "token", "secret", "at_mobiles", "language", "timezone"}, slackAppKeys...)...)
+	m := r.mapping(n, field, channelKeysOf(n)...)
 	if m == nil {
 		return c
 	}
@@ -493,12 +534,16 @@ func (r *reader) channel(n *yaml.Node, field string, d Defaults) Channel {
 		}
 	}
 	if v := m["type"]; v == nil {
-		r.fail(n, field+".type", "missing (slack or dingtalk)")
+		r.fail(n, field+".type", "missing (%s)", strings.Join(ChannelTypes, ", "))
 	} else if t, ok := r.str(v, field+".type"); ok {
-		if t != ChannelSlack && t != ChannelDingTalk {
-			r.fail(v, field+".type", "unknown channel type %q (slack or dingtalk)", t)
+		if !contains(ChannelTypes, t) {
+			r.fail(v, field+".type", "unknown channel type %q (%s)", t, strings.Join(ChannelTypes, ", "))
 		}
 		c.Type = t
+	}
+	if _, known := channelKeys[c.Type]; known && c.Type != ChannelSlack && c.Type != ChannelDingTalk {
+		r.otherChannel(n, m, field, &c)
+		return c
 	}
 	hook, token := m["webhook_url"], m["token"]
 	switch {
@@ -542,6 +587,129 @@ func (r *reader) channel(n *yaml.Node, field string, d Defaults) Channel {
 	return c
 }
 
+// channelKeysOf are the keys a channel may have: those of its type (any
+// type's while the type is unknown). Slack and DingTalk channels share
+// theirs, so that a key of the other gets a message saying why.
+func channelKeysOf(n *yaml.Node) []string {
+	typ := ""
+	for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "type" {
+			typ = n.Content[i+1].Value
+		}
+	}
+	switch {
+	case typ == ChannelSlack || typ == ChannelDingTalk:
+		return append([]string{"type", "webhook_url", "token", "secret", "at_mobiles", "language", "timezone"}, slackAppKeys...)
+	case channelKeys[typ] != nil:
+		return append([]string{"type", "language", "timezone"}, channelKeys[typ]...)
+	}
+	keys := []string{"type", "language", "timezone"}
+	for _, t := range ChannelTypes {
+		for _, k := range channelKeys[t] {
+			if !contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return append(keys, slackAppKeys...)
+}
+
+// otherChannel reads a Feishu, WeCom, generic webhook or Alertmanager
+// channel (the loader refused the keys its type does not take).
+func (r *reader) otherChannel(n *yaml.Node, m map[string]*yaml.Node, field string, c *Channel) {
+	required := func(key string) *yaml.Node {
+		v := m[key]
+		if v == nil {
+			r.fail(n, join(field, key), "missing")
+		}
+		return v
+	}
+	if v := m["secret"]; v != nil {
+		c.Secret, _ = r.secret(v, field+".secret")
+	}
+	switch c.Type {
+	case ChannelFeishu, ChannelWeCom:
+		if v := required("webhook_url"); v != nil {
+			c.WebhookURL = r.webhookURL(v, field+".webhook_url", c.Type)
+		}
+		if v := m["at_open_ids"]; v != nil {
+			c.AtOpenIDs = r.strList(v, field+".at_open_ids")
+		}
+		if v := m["at_mobiles"]; v != nil {
+			c.AtMobiles = r.strList(v, field+".at_mobiles")
+		}
+	case ChannelWebhook:
+		if v := required("url"); v != nil {
+			c.URL = r.webhookURL(v, field+".url", c.Type)
+		}
+		if v := m["headers"]; v != nil {
+			c.Headers = r.headers(v, field+".headers")
+		}
+	case ChannelAlertmanager:
+		if v := required("url"); v != nil {
+			c.URL = r.webhookURL(v, field+".url", c.Type)
+		}
+		bearer, basic := m["bearer_token"], m["basic_auth"]
+		if bearer != nil && basic != nil {
+			r.fail(n, field, "set bearer_token or basic_auth, not both")
+		}
+		if bearer != nil {
+			c.BearerToken, _ = r.secret(bearer, field+".bearer_token")
+		}
+		if basic != nil {
+			c.BasicUser, c.BasicPassword = r.basicAuth(basic, field+".basic_auth")
+		}
+		c.Resend = DefaultResend
+		if v := m["resend"]; v != nil {
+			if d, ok := r.duration(v, field+".resend"); ok {
+				c.Resend = d
+			}
+		}
+	}
+}
+
+var headerName = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`)
+
+// headers reads a webhook's extra request headers. Their values often
+// carry an API key: they are secrets.
+func (r *reader) headers(n *yaml.Node, field string) map[string]string {
+	keys, values := r.pairs(n, field)
+	out := map[string]string{}
+	for i, k := range keys {
+		f := join(field, k.Value)
+		switch {
+		case !headerName.MatchString(k.Value):
+			r.fail(k, f, "is not a valid header name")
+		case textproto.CanonicalMIMEHeaderKey(k.Value) == "Content-Type" || strings.HasPrefix(textproto.CanonicalMIMEHeaderKey(k.Value), "X-Backlog-Alert-"):
+			r.fail(k, f, "is set by backlog-alert itself")
+		default:
+			if v, ok := r.secret(values[i], f); ok {
+				out[k.Value] = v
+			}
+		}
+	}
+	return out
+}
+
+// basicAuth reads Alertmanager's basic_auth: {username, password}.
+func (r *reader) basicAuth(n *yaml.Node, field string) (user, password string) {
+	m := r.mapping(n, field, "username", "password")
+	if m == nil {
+		return "", ""
+	}
+	if v := m["username"]; v == nil {
+		r.fail(n, field+".username", "missing")
+	} else {
+		user, _ = r.str(v, field+".username")
+	}
+	if v := m["password"]; v == nil {
+		r.fail(n, field+".password", "missing")
+	} else {
+		password, _ = r.secret(v, field+".password")
+	}
+	return user, password
+}
+
 // webhookURL reads an incoming webhook or robot URL. The URL is the
 // credential: no error repeats it.
 func (r *reader) webhookURL(v *yaml.Node, field, typ string) string {
@@ -553,6 +721,10 @@ func (r *reader) webhookURL(v *yaml.Node, field, typ string) string {
 		r.fail(v, field, "is not an http(s) URL")
 	} else if typ == ChannelDingTalk && pu.Query().Get("access_token") == "" {
 		r.fail(v, field, "a DingTalk robot URL must include access_token")
+	} else if typ == ChannelWeCom && pu.Query().Get("key") == "" {
+		r.fail(v, field, "a WeCom robot URL must include key")
+	} else if typ == ChannelAlertmanager && (pu.RawQuery != "" || strings.Contains(pu.Path, "/api/")) {
+		r.fail(v, field, "is Alertmanager's base URL, such as http://alertmanager:9093 (without /api/v2/alerts or a query)")
 	}
 	return u
 }

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -262,12 +263,29 @@ func describe(w io.Writer, f *rules.File) {
 		fmt.Fprintf(w, "channel %s: %s", c.Name, c.Type)
 		if c.SlackApp() {
 			fmt.Fprint(w, slackApp(c))
+		} else if u, err := url.Parse(cmp.Or(c.WebhookURL, c.URL)); err == nil && u.Host != "" {
+			fmt.Fprint(w, " to "+u.Host) // the host only: the rest may be the credential
 		}
 		if c.Secret != "" {
 			fmt.Fprint(w, ", signed")
 		}
+		switch {
+		case c.BearerToken != "":
+			fmt.Fprint(w, ", bearer token")
+		case c.BasicUser != "":
+			fmt.Fprintf(w, ", basic auth as %s", c.BasicUser)
+		}
+		if len(c.Headers) > 0 {
+			fmt.Fprintf(w, ", %d extra headers", len(c.Headers))
+		}
 		if len(c.AtMobiles) > 0 {
 			fmt.Fprintf(w, ", @-mentions %d mobiles on critical", len(c.AtMobiles))
+		}
+		if len(c.AtOpenIDs) > 0 {
+			fmt.Fprintf(w, ", @-mentions %d users on critical", len(c.AtOpenIDs))
+		}
+		if c.Resends() {
+			fmt.Fprintf(w, ", firing alerts sent again every %s", c.Resend)
 		}
 		fmt.Fprintf(w, ", language %s, time zone %s\n", c.Language, c.Location)
 	}

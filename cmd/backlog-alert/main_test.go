@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -158,6 +159,7 @@ func TestRulesFileFromEnvironment(t *testing.T) {
 
 func TestValidateShowsLanguageZoneAndAnnotations(t *testing.T) {
 	_, sink := setup(t)
+	to := " to " + hostOf(t, sink.SlackURL("team-slack")) // where the channels post: the host only
 	localized := strings.NewReplacer(
 		"  region: cn-hangzhou\n", "  region: cn-hangzhou\n  language: zh-CN\n  timezone: Asia/Shanghai\n  annotations:\n    owner: \"@kafka-oncall\"\n",
 		"    secret: ${DINGTALK_SECRET}\n", "    secret: ${DINGTALK_SECRET}\n    language: en\n    timezone: UTC\n",
@@ -172,12 +174,12 @@ func TestValidateShowsLanguageZoneAndAnnotations(t *testing.T) {
 		not       []string
 	}{
 		{"built-in defaults", goodRules, []string{
-			"channel team-slack: slack, language en, time zone UTC",
-			"channel ops-dingtalk: dingtalk, signed, language en, time zone UTC",
+			"channel team-slack: slack" + to + ", language en, time zone UTC",
+			"channel ops-dingtalk: dingtalk" + to + ", signed, language en, time zone UTC",
 		}, []string{"annotations"}},
 		{"defaults and a channel's own", localized, []string{
-			"channel team-slack: slack, language zh-CN, time zone Asia/Shanghai",
-			"channel ops-dingtalk: dingtalk, signed, language en, time zone UTC",
+			"channel team-slack: slack" + to + ", language zh-CN, time zone Asia/Shanghai",
+			"channel ops-dingtalk: dingtalk" + to + ", signed, language en, time zone UTC",
 			"  annotations summary, owner, runbook_url, dashboard_url",
 		}, nil},
 		{"a rule dropping the default", strings.Replace(localized, "      summary:", "      owner: \"\"\n      summary:", 1), []string{
@@ -211,7 +213,8 @@ func TestValidateShowsLanguageZoneAndAnnotations(t *testing.T) {
 }
 
 func TestValidateSlackApp(t *testing.T) {
-	setup(t)
+	_, sink := setup(t)
+	to := " to " + hostOf(t, sink.SlackURL("team-slack"))
 	const botToken = "xoxb-1111111111-2222222222-cliTestBotTokenValue"
 	t.Setenv("SLACK_BOT_TOKEN", botToken)
 	app := func(extra string) string {
@@ -224,8 +227,8 @@ func TestValidateSlackApp(t *testing.T) {
 	}{
 		{"defaults", app(""), []string{
 			"channel payments-app: slack app, channel C0123456789, token xoxb-…(redacted), language en, time zone UTC",
-			"channel team-slack: slack, language en, time zone UTC",
-			"channel ops-dingtalk: dingtalk, signed, language en, time zone UTC",
+			"channel team-slack: slack" + to + ", language en, time zone UTC",
+			"channel ops-dingtalk: dingtalk" + to + ", signed, language en, time zone UTC",
 		}, []string{"slack.com", "reminders", "digest"}},
 		{"everything set", app("    thread_reminders: false\n    digest_after: 3\n    api_url: http://127.0.0.1:9/fake-api\n    language: zh-CN\n"), []string{
 			"channel payments-app: slack app, channel C0123456789, token xoxb-…(redacted), reminders not threaded, digest above 3 new alerts, api 127.0.0.1:9, language zh-CN, time zone UTC",
@@ -403,4 +406,14 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 	if signature.MatchString(all) {
 		t.Error("output contains a request signature")
 	}
+}
+
+// hostOf is a URL's host, as validate shows where a channel posts.
+func hostOf(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
 }
