@@ -77,6 +77,10 @@ type Notification struct {
 	Channel string `json:"channel"`
 	Type    string `json:"type"`
 	Alerts  int    `json:"alerts"`
+	// Ongoing counts the alerts told again without news: those beside a
+	// group's news, and every firing one for a channel told every run
+	// (Alertmanager).
+	Ongoing int `json:"ongoing,omitempty"`
 	// Kinds counts the items by why they are sent (firing, resolved...).
 	Kinds map[rules.Kind]int `json:"kinds"`
 	Sent  bool               `json:"sent"`

@@ -18,8 +18,12 @@ import (
 
 	"github.com/backlog-alert/backlog-alert/lifecycle"
 	"github.com/backlog-alert/backlog-alert/notify"
+	"github.com/backlog-alert/backlog-alert/notify/alertmanager"
 	"github.com/backlog-alert/backlog-alert/notify/dingtalk"
+	"github.com/backlog-alert/backlog-alert/notify/feishu"
 	"github.com/backlog-alert/backlog-alert/notify/slack"
+	"github.com/backlog-alert/backlog-alert/notify/webhook"
+	"github.com/backlog-alert/backlog-alert/notify/wecom"
 	"github.com/backlog-alert/backlog-alert/progress/alikafka"
 	"github.com/backlog-alert/backlog-alert/rules"
 	"github.com/backlog-alert/backlog-alert/state"
@@ -249,7 +253,7 @@ func deliver(ctx context.Context, f *rules.File, step *lifecycle.Outcome, now ti
 		ch, _ := f.Channel(box.Channel)
 		n := newNotifier(ch, client, opts.NotifyOptions)
 		msg := notify.Message{Time: now, Items: notifyItems(box.Items), Ongoing: notifyItems(box.Ongoing), Language: ch.Language, Location: ch.Location}
-		results[i] = Notification{Channel: ch.Name, Type: ch.Type, Alerts: len(box.Items), Kinds: kinds(box.Items)}
+		results[i] = Notification{Channel: ch.Name, Type: ch.Type, Alerts: len(box.Items), Ongoing: len(box.Ongoing), Kinds: kinds(box.Items)}
 		if opts.DryRun {
 			results[i].Preview = scrub.string(n.Preview(msg))
 			continue
@@ -323,10 +327,20 @@ func kinds(items []lifecycle.Item) map[rules.Kind]int {
 }
 
 func newNotifier(ch rules.Channel, client *http.Client, opts []notify.Option) notify.Notifier {
-	switch {
-	case ch.Type == rules.ChannelDingTalk:
+	switch ch.Type {
+	case rules.ChannelDingTalk:
 		return dingtalk.New(ch.WebhookURL, ch.Secret, ch.AtMobiles, client, opts...)
-	case ch.SlackApp():
+	case rules.ChannelFeishu:
+		return feishu.New(ch.WebhookURL, ch.Secret, ch.AtOpenIDs, client, opts...)
+	case rules.ChannelWeCom:
+		return wecom.New(ch.WebhookURL, ch.AtMobiles, client, opts...)
+	case rules.ChannelWebhook:
+		return webhook.New(ch.URL, ch.Secret, ch.Headers, client, opts...)
+	case rules.ChannelAlertmanager:
+		auth := alertmanager.Auth{BearerToken: ch.BearerToken, Username: ch.BasicUser, Password: ch.BasicPassword}
+		return alertmanager.New(ch.URL, auth, ch.Resend, client, opts...)
+	}
+	if ch.SlackApp() {
 		return slack.NewApp(ch.Token, ch.SlackChannel, ch.APIURL, client,
 			slack.AppConfig{ThreadReminders: ch.ThreadReminders, DigestAfter: ch.DigestAfter}, opts...)
 	}

@@ -374,13 +374,29 @@ func Step(prior *State, in Input) Outcome {
 
 	// Reconcile what each channel was told with what holds, and report.
 	outbox, ongoing := map[string][]Item{}, map[string][]Item{}
+	resends := map[string]bool{} // channels told every run about what still fires
+	for _, ch := range in.File.Channels {
+		resends[ch.Name] = ch.Resends()
+	}
 	for key, as := range st.Alerts {
 		if skip(as.Alert) {
 			continue
 		}
 		rule := ruleOf(as.Alert.Rule)
 		gk := groupKey(as.Alert.Region, as.Alert.Instance, as.Alert.Group)
-		if rule == nil || (!isMeta(as.Alert) && unread(as.Alert.Region, as.Alert.Instance, as.Alert.Group)) {
+		if rule == nil {
+			continue
+		}
+		if !isMeta(as.Alert) && unread(as.Alert.Region, as.Alert.Instance, as.Alert.Group) {
+			// Not seen this run: as it was. A channel told every run hears
+			// it still fires, so that it does not resolve it by itself.
+			for _, ch := range rule.Notify {
+				if resends[ch] && as.ResolvedAt.IsZero() && as.Channels[ch].knowsFiring() {
+					a := as.Alert
+					a.Annotations = rule.Annotate(a)
+					ongoing[ch] = append(ongoing[ch], Item{Alert: a, Since: as.FiringSince})
+				}
+			}
 			continue
 		}
 		told := as.Alert
@@ -414,7 +430,7 @@ func Step(prior *State, in Input) Outcome {
 				if d := as.Channels[ch]; d.knowsFiring() {
 					item.Thread = d.Thread
 				}
-				switch item.Kind = due(as, as.Channels[ch], rule, gone[gk], now); {
+				switch item.Kind = due(as, as.Channels[ch], rule.SendResolved || resends[ch], gone[gk], rule.Repeat, now); {
 				case item.Kind != "":
 					outbox[ch] = append(outbox[ch], item)
 				case !gone[gk] && as.ResolvedAt.IsZero() && !as.FiringSince.IsZero() && as.Channels[ch].knowsFiring():
@@ -424,7 +440,7 @@ func Step(prior *State, in Input) Outcome {
 		}
 		// A resolved alert is forgotten once no channel has anything left
 		// to hear about it; the report shows it in the run it resolved.
-		if !as.ResolvedAt.IsZero() && !owesResolution(as, rule, report.Silenced, outbox) {
+		if !as.ResolvedAt.IsZero() && !owesResolution(as, rule, report.Silenced, outbox, resends) {
 			delete(st.Alerts, key)
 			if !as.ResolvedAt.Equal(now) {
 				continue
@@ -486,15 +502,17 @@ func metaRule(f *rules.File) *rules.Rule {
 	return &rules.Rule{Name: MetaRule, Notify: f.MetaNotify, Timing: t}
 }
 
-// due decides what a channel must hear about an alert now, if anything.
-func due(as *AlertState, d *Delivery, rule *rules.Rule, gone bool, now time.Time) rules.Kind {
+// due decides what a channel must hear about an alert now, if anything:
+// sendResolved says whether it hears resolutions, repeat after how long a
+// still-firing alert is told again.
+func due(as *AlertState, d *Delivery, sendResolved, gone bool, repeat time.Duration, now time.Time) rules.Kind {
 	switch {
 	case gone:
 		if d.knowsFiring() {
 			return rules.KindMissing
 		}
 	case !as.ResolvedAt.IsZero():
-		if d.knowsFiring() && rule.SendResolved {
+		if d.knowsFiring() && sendResolved {
 			return rules.KindResolved
 		}
 	case !as.FiringSince.IsZero():
@@ -505,7 +523,7 @@ func due(as *AlertState, d *Delivery, rule *rules.Rule, gone bool, now time.Time
 			return rules.KindEscalated
 		case d.Severity != as.Alert.Severity:
 			return rules.KindDowngraded
-		case now.Sub(d.At) >= rule.Repeat:
+		case now.Sub(d.At) >= repeat:
 			return rules.KindReminder
 		}
 	}
@@ -513,14 +531,12 @@ func due(as *AlertState, d *Delivery, rule *rules.Rule, gone bool, now time.Time
 }
 
 // owesResolution reports whether some channel still has to hear that the
-// alert resolved: it was told the alert fires, and the resolution is queued
+// alert resolved: it was told the alert fires, hears resolutions (the rule's
+// send_resolved, or a channel told every run), and the resolution is queued
 // now or held back by a silence.
-func owesResolution(as *AlertState, rule *rules.Rule, silenced bool, outbox map[string][]Item) bool {
-	if !rule.SendResolved {
-		return false
-	}
+func owesResolution(as *AlertState, rule *rules.Rule, silenced bool, outbox map[string][]Item, resends map[string]bool) bool {
 	for _, ch := range rule.Notify {
-		if !as.Channels[ch].knowsFiring() {
+		if !as.Channels[ch].knowsFiring() || !rule.SendResolved && !resends[ch] {
 			continue
 		}
 		if silenced {

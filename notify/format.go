@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/backlog-alert/backlog-alert/rules"
@@ -263,3 +264,21 @@ func (l Layout) Clip(head string, lines, links []string, max int) string {
 }
 
 func runes(s string) int { return utf8.RuneCountInString(s) }
+
+// Flanking reports whether the underscore at rs[i] could open or close
+// emphasis in markdown: its run of underscores touches a space,
+// punctuation or an end. One inside a word (alikafka_post) cannot, and is
+// best left as it is.
+func Flanking(rs []rune, i int) bool {
+	word := func(i int) bool {
+		return i >= 0 && i < len(rs) && (unicode.IsLetter(rs[i]) || unicode.IsDigit(rs[i]))
+	}
+	j, k := i, i
+	for j > 0 && rs[j-1] == '_' {
+		j--
+	}
+	for k < len(rs)-1 && rs[k+1] == '_' {
+		k++
+	}
+	return !word(j-1) || !word(k+1)
+}

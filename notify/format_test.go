@@ -120,3 +120,12 @@ func TestClip(t *testing.T) {
 		})
 	}
 }
+
+// Every icon has an emoji (the robots draw them with Emoji).
+func TestEveryIconHasAnEmoji(t *testing.T) {
+	for _, icon := range Icons {
+		if Emoji[icon] == "" {
+			t.Errorf("no emoji for %s", icon)
+		}
+	}
+}

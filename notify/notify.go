@@ -86,7 +86,8 @@ type Notifier interface {
 	// message per section), retrying failed requests as its retry policy
 	// allows and within ctx's deadline, and says what the channel
 	// accepted: an item not in the receipt is due again next run. A
-	// Message without items sends nothing. The error (a *DeliveryError
+	// Message without items sends nothing, except to a channel told every
+	// run about what still fires (Alertmanager), whose Ongoing it sends. The error (a *DeliveryError
 	// from the integrations, see Attempts and Retryable) says what failed
 	// and never contains a secret (webhook paths, tokens, signatures).
 	Notify(ctx context.Context, m Message) (Receipt, error)

@@ -23,6 +23,10 @@ func TestRedactURL(t *testing.T) {
 		{"https://example.com/x/verylongsecretlowercasetoken", "https://example.com/x/***"},
 		{"https://example.com/?justatoken", "https://example.com/?***"},
 		{"https://example.com", "https://example.com"},
+		// Feishu/Lark bots keep their token in the path, WeCom robots their key in the query.
+		{"https://open.feishu.cn/open-apis/bot/v2/hook/0f7a1c2e-3b4d-4e5f", "https://open.feishu.cn/open-apis/bot/***"},
+		{"https://open.larksuite.com/open-apis/bot/v2/hook/abc", "https://open.larksuite.com/open-apis/bot/***"},
+		{"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***"},
 		{"not a url", "***"},
 		{"hooks.slack.com/services/T/B/X", "***"},
 	} {

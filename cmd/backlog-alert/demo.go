@@ -13,7 +13,9 @@ import (
 	"github.com/backlog-alert/backlog-alert/function"
 	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/notify/chattest"
+	"github.com/backlog-alert/backlog-alert/notify/feishu/feishutest"
 	"github.com/backlog-alert/backlog-alert/notify/slack/slackapitest"
+	"github.com/backlog-alert/backlog-alert/notify/wecom/wecomtest"
 	"github.com/backlog-alert/backlog-alert/progress"
 	"github.com/backlog-alert/backlog-alert/progress/alikafka"
 	"github.com/backlog-alert/backlog-alert/progress/alikafkatest"
@@ -60,15 +62,22 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	slackAPI := slackapitest.NewServer(demoBotToken)
 	defer slackAPI.Close()
-	if err := addAppChannel(file, slackAPI); err != nil {
+	slackAPI.AddChannel(demoAppID)
+	feishuBot := feishutest.NewServer()
+	defer feishuBot.Close()
+	feishuBot.RequireSecret("ops", demoFeishuSecret)
+	wecomBot := wecomtest.NewServer()
+	defer wecomBot.Close()
+	if err := addDemoChannels(file, fmt.Sprintf(demoChannels, slackAPI.URL, feishuBot.Hook("ops", "demo-feishu-token"), wecomBot.WebhookURL("demo-wecom-key"))); err != nil {
 		fmt.Fprintln(stderr, err)
 		return function.ExitSetup
 	}
 	if !*asJSON {
 		fmt.Fprintf(stdout, "backlog-alert demo: rules/example.yaml against a fake alikafka endpoint (%s),\n", api.URL)
 		fmt.Fprintf(stdout, "three runs ten minutes apart, with state kept between them. The orders rule also\n")
-		fmt.Fprintf(stdout, "tells %s, a Slack app channel (a local fake of Slack's Web API): one living\n", demoAppChannel)
-		fmt.Fprintf(stdout, "message per alert, posted once, then updated and replied to in its thread.\n")
+		fmt.Fprintf(stdout, "tells a Feishu bot and a WeCom robot, in Chinese, and %s, a Slack app channel\n", demoAppChannel)
+		fmt.Fprintf(stdout, "(local fakes of each service): one living message per alert there, posted once,\n")
+		fmt.Fprintf(stdout, "then updated and replied to in its thread.\n")
 	}
 	start := time.Now().Add(-20 * time.Minute).Truncate(time.Minute)
 	code := function.ExitOK
@@ -78,6 +87,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			api.SetGroup(g)
 		}
 		seen, seenCalls := len(sink.Received()), len(slackAPI.Calls())
+		seenFeishu, seenWeCom := len(feishuBot.Received()), len(wecomBot.Received())
 		rep, err := function.Run(ctx, function.Options{
 			Rules:       file,
 			Now:         now,
@@ -98,6 +108,12 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\n######## Run %d at %s ########\n%s\n", run+1, now.UTC().Format("15:04 UTC"), story)
 		received := sink.Received()[seen:]
 		calls := slackAPI.Calls()[seenCalls:]
+		for _, r := range feishuBot.Received()[seenFeishu:] {
+			received = append(received, chattest.Received{Channel: "ops-feishu", Kind: "feishu", Body: []byte(r.Readable())})
+		}
+		for _, r := range wecomBot.Received()[seenWeCom:] {
+			received = append(received, chattest.Received{Channel: "ops-wecom", Kind: "wecom", Body: []byte(r.Readable())})
+		}
 		if len(received) == 0 && len(calls) == 0 {
 			fmt.Fprintln(stdout, "\nNo channel hears anything in this run.")
 		}
@@ -125,23 +141,47 @@ const (
 	demoBotToken   = "xoxb-0-demo-bot-token"
 )
 
-// addAppChannel adds a Slack app channel, talking to the local fake of the
-// Web API, to the example's orders rule: the example itself stays
-// deployable with webhooks only.
-func addAppChannel(file *rules.File, slackAPI *slackapitest.Server) error {
-	slackAPI.AddChannel(demoAppID)
-	doc := fmt.Sprintf("version: 1\nchannels:\n  %s:\n    type: slack\n    token: %s\n    channel: %s\n    api_url: %s/\nrules:\n"+
-		"  - {name: x, instance: x, region: cn-hangzhou, groups: [x], stuck: {warning: 1m}, notify: [%s]}\n",
-		demoAppChannel, demoBotToken, demoAppID, slackAPI.URL, demoAppChannel)
-	app, err := rules.Parse("demo app channel", []byte(doc), func(string) (string, bool) { return "", false })
+const demoFeishuSecret = "demo-feishu-signing-secret"
+
+// demoChannels are the channels the demo adds to the example's orders
+// rule, talking to local fakes (the Web API's URL, Feishu's and WeCom's
+// webhooks): the example itself stays deployable with two webhooks.
+const demoChannels = `version: 1
+channels:
+  ` + demoAppChannel + `:
+    type: slack
+    token: ` + demoBotToken + `
+    channel: ` + demoAppID + `
+    api_url: %s/
+  ops-feishu:
+    type: feishu
+    webhook_url: %s
+    secret: ` + demoFeishuSecret + `
+    language: zh-CN
+    timezone: Asia/Shanghai
+  ops-wecom:
+    type: wecom
+    webhook_url: %s
+    language: zh-CN
+    timezone: Asia/Shanghai
+rules:
+  - {name: x, instance: x, region: cn-hangzhou, groups: [x], stuck: {warning: 1m}, notify: [` + demoAppChannel + `]}
+`
+
+// addDemoChannels parses doc's channels (checked like any rules file's) and
+// has the orders rule notify them too.
+func addDemoChannels(file *rules.File, doc string) error {
+	extra, err := rules.Parse("demo channels", []byte(doc), func(string) (string, bool) { return "", false })
 	if err != nil {
 		return err
 	}
-	file.Channels = append(file.Channels, app.Channels[0])
-	file.Secrets = append(file.Secrets, app.Secrets...)
+	file.Channels = append(file.Channels, extra.Channels...)
+	file.Secrets = append(file.Secrets, extra.Secrets...)
 	for i := range file.Rules {
 		if file.Rules[i].Name == "orders" {
-			file.Rules[i].Notify = append(file.Rules[i].Notify, demoAppChannel)
+			for _, c := range extra.Channels {
+				file.Rules[i].Notify = append(file.Rules[i].Notify, c.Name)
+			}
 		}
 	}
 	return nil

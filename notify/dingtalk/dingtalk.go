@@ -4,20 +4,17 @@
 package dingtalk
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/backlog-alert/backlog-alert/notify"
 )
@@ -25,7 +22,6 @@ import (
 const (
 	maxBytes   = 20000 // DingTalk rejects larger messages (460101); applied to the whole body
 	maxSection = 3000  // runes per item, so that one huge name cannot crowd out the rest
-	maxReply   = 64 << 10
 )
 
 // Limit is DingTalk's rate limit for one robot: 20 messages a minute. A
@@ -94,7 +90,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (notify.Receipt
 	if len(m.Items) == 0 {
 		return notify.Receipt{}, nil
 	}
-	body := encode(n.build(m))
+	body := notify.EncodeJSON(n.build(m))
 	if err := n.retrier.Do(ctx, notify.Target{Service: "dingtalk", Key: n.url, Limit: Limit}, func(ctx context.Context) error {
 		return n.post(ctx, body)
 	}); err != nil {
@@ -110,54 +106,20 @@ func (n *Notifier) post(ctx context.Context, body []byte) error {
 	if u, err := url.Parse(n.url); err == nil {
 		secrets = append(secrets, u.Query().Get("access_token"))
 	}
+	return notify.Robot{Service: "dingtalk", Client: n.client, CodeName: "errcode", Reply: reply, Classify: classify}.
+		Post(ctx, target, body, secrets...)
+}
 
-	fail := func(he *notify.HTTPError) error {
-		he.Service = "dingtalk"
-		he.Message = notify.RedactText(he.Message, secrets...)
-		he.Code = notify.RedactText(he.Code, secrets...)
-		he.Err = notify.RedactError(he.Err, secrets...)
-		return he
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		return fail(&notify.HTTPError{Err: err})
-	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	resp, err := n.client.Do(req)
-	if err != nil {
-		// Our own caller giving up is not a reason to try again.
-		return fail(&notify.HTTPError{Err: err, Retry: ctx.Err() == nil})
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
-	if resp.StatusCode != http.StatusOK {
-		he := &notify.HTTPError{StatusCode: resp.StatusCode, Code: notify.Excerpt(raw, 200), Retry: notify.RetryableStatus(resp.StatusCode)}
-		if d, ok := notify.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			he.RetryAfter = d
-		}
-		return fail(he)
-	}
-	if err != nil {
-		return fail(&notify.HTTPError{Err: err, Retry: ctx.Err() == nil})
-	}
-	// DingTalk answers 200 whatever happened; the verdict is in the body.
-	var reply struct {
+// reply reads DingTalk's verdict: {"errcode":0,"errmsg":"ok"}.
+func reply(raw []byte) (int, string, bool) {
+	var r struct {
 		Errcode *int   `json:"errcode"`
 		Errmsg  string `json:"errmsg"`
 	}
-	if err := json.Unmarshal(raw, &reply); err != nil || reply.Errcode == nil {
-		return fail(&notify.HTTPError{StatusCode: resp.StatusCode, Code: "unexpected reply", Message: notify.Excerpt(raw, 200)})
+	if json.Unmarshal(raw, &r) != nil || r.Errcode == nil {
+		return 0, "", false
 	}
-	if code := *reply.Errcode; code != 0 {
-		he := &notify.HTTPError{
-			StatusCode: resp.StatusCode,
-			Code:       "errcode " + strconv.Itoa(code),
-			Message:    reply.Errmsg,
-		}
-		he.Hint, he.Retry, he.RetryAfter = classify(code)
-		return fail(he)
-	}
-	return nil
+	return *r.Errcode, r.Errmsg, true
 }
 
 // classify explains DingTalk's documented error codes. Unknown codes are
@@ -239,7 +201,7 @@ func (n *Notifier) build(m notify.Message) payload {
 		mobiles = n.atMobiles
 	}
 	// "backlog-alert" in the About line lets a keyword-secured robot accept it.
-	head := "### " + glyph[notify.HeadlineIcon(r.Tone)] + " " + Escape(r.Headline) + "\n\n" + Escape(r.About)
+	head := "### " + notify.Emoji[notify.HeadlineIcon(r.Tone)] + " " + Escape(r.Headline) + "\n\n" + Escape(r.About)
 
 	sections := make([]string, len(r.Sections))
 	for i, s := range r.Sections {
@@ -259,7 +221,7 @@ func (n *Notifier) build(m notify.Message) payload {
 			At:       at{AtMobiles: mobiles},
 		}
 	}
-	k := notify.Fit(len(sections), func(k int) bool { return len(encode(render(k))) <= maxBytes })
+	k := notify.Fit(len(sections), func(k int) bool { return len(notify.EncodeJSON(render(k))) <= maxBytes })
 	return render(k)
 }
 
@@ -267,7 +229,7 @@ func (n *Notifier) build(m notify.Message) payload {
 // lines as a list, and its links ([Runbook](url)) on a last line that a cut
 // keeps.
 func section(s notify.Summary) string {
-	head := fmt.Sprintf("#### %s %s · %s\n", glyph[s.Icon], Escape(s.Title), Escape(s.Subject))
+	head := fmt.Sprintf("#### %s %s · %s\n", notify.Emoji[s.Icon], Escape(s.Title), Escape(s.Subject))
 	links := make([]string, len(s.Links))
 	for i, l := range s.Links {
 		links[i] = "[" + Escape(l.Text) + "](" + linkTarget(l.URL) + ")"
@@ -288,27 +250,14 @@ var layout = notify.Layout{Escape: Escape, LineSep: "\n- ", LinksSep: "\n\n", Li
 func Escape(s string) string {
 	var b strings.Builder
 	rs := []rune(s)
-	word := func(i int) bool {
-		return i >= 0 && i < len(rs) && (unicode.IsLetter(rs[i]) || unicode.IsDigit(rs[i]))
-	}
 	// One tilde is "~25 min"; strikethrough takes a pair.
 	tildes := strings.Count(s, "~")
 	for i, r := range rs {
 		switch {
 		case strings.ContainsRune("\\*`[]<>#|", r), r == '~' && tildes > 1:
 			b.WriteByte('\\')
-		case r == '_':
-			// Inside a run of underscores, look past the run.
-			j, k := i, i
-			for j > 0 && rs[j-1] == '_' {
-				j--
-			}
-			for k < len(rs)-1 && rs[k+1] == '_' {
-				k++
-			}
-			if !word(j-1) || !word(k+1) {
-				b.WriteByte('\\')
-			}
+		case r == '_' && notify.Flanking(rs, i):
+			b.WriteByte('\\')
 		}
 		b.WriteRune(r)
 	}
@@ -318,29 +267,3 @@ func Escape(s string) string {
 // linkTarget makes a URL safe inside (...): spaces and parentheses would end
 // the link early.
 var linkTarget = strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29").Replace
-
-// glyph draws notify's icons as Unicode, which DingTalk's markdown shows.
-var glyph = map[notify.Icon]string{
-	notify.IconCritical:   "🔴",
-	notify.IconWarning:    "🟠",
-	notify.IconOther:      "⚪",
-	notify.IconEscalated:  "⏫",
-	notify.IconDowngraded: "⏬",
-	notify.IconReminder:   "🔁",
-	notify.IconResolved:   "✅",
-	notify.IconGone:       "👻",
-	notify.IconAlarm:      "🚨",
-	notify.IconCaution:    "⚠️",
-}
-
-// encode marshals without HTML escaping, which would turn "<" into six
-// bytes and make the size check pessimistic for no reason.
-func encode(p payload) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(p); err != nil {
-		panic(err) // strings and slices only: cannot fail
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-}
