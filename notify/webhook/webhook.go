@@ -577,7 +577,7 @@ func (n *Notifier) build(m notify.Message) built {
 		if om != (Omitted{}) {
 			b.doc.Omitted = &om
 		}
-		b.body = encode(b.doc)
+		b.body = notify.EncodeJSON(b.doc)
 		return b
 	}
 	b := layout(len(secs), false)
@@ -641,44 +641,4 @@ func summary(s notify.Summary) Summary {
 		out.Links = append(out.Links, Link{Text: l.Text, URL: l.URL})
 	}
 	return out
-}
-
-// encode marshals without HTML escaping, which would turn "<" into six
-// bytes for no reason.
-func encode(d Document) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(d); err != nil {
-		panic(err) // plain data: cannot fail
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-}
-
-// ParseLimit reads a rate limit written as "<messages>/<period>": "10/s",
-// "600/m", "5/30s", "100/h" (a period is s, m, h or a Go duration).
-func ParseLimit(s string) (notify.Limit, error) {
-	events, per, ok := strings.Cut(strings.TrimSpace(s), "/")
-	if !ok {
-		return notify.Limit{}, fmt.Errorf("rate limit %q: want <messages>/<period>, such as 10/s", s)
-	}
-	e, err := strconv.Atoi(strings.TrimSpace(events))
-	if err != nil || e <= 0 {
-		return notify.Limit{}, fmt.Errorf("rate limit %q: messages must be a positive whole number", s)
-	}
-	per = strings.TrimSpace(per)
-	var d time.Duration
-	switch per {
-	case "s":
-		d = time.Second
-	case "m":
-		d = time.Minute
-	case "h":
-		d = time.Hour
-	default:
-		if d, err = time.ParseDuration(per); err != nil || d <= 0 {
-			return notify.Limit{}, fmt.Errorf("rate limit %q: the period must be s, m, h or a positive duration such as 30s", s)
-		}
-	}
-	return notify.Limit{Events: e, Per: d}, nil
 }

@@ -396,27 +396,3 @@ func TestNothingToSend(t *testing.T) {
 		t.Errorf("a message without items should send and preview nothing (err %v, %d requests)", err, srv.Attempts())
 	}
 }
-
-func TestParseLimit(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want notify.Limit
-		err  bool
-	}{
-		{"10/s", notify.Limit{Events: 10, Per: time.Second}, false},
-		{"600/m", notify.Limit{Events: 600, Per: time.Minute}, false},
-		{" 5 / 30s ", notify.Limit{Events: 5, Per: 30 * time.Second}, false},
-		{"100/h", notify.Limit{Events: 100, Per: time.Hour}, false},
-		{"10", notify.Limit{}, true},
-		{"0/s", notify.Limit{}, true},
-		{"-1/s", notify.Limit{}, true},
-		{"x/s", notify.Limit{}, true},
-		{"10/fortnight", notify.Limit{}, true},
-		{"10/-1s", notify.Limit{}, true},
-	} {
-		got, err := webhook.ParseLimit(tc.in)
-		if got != tc.want || (err != nil) != tc.err {
-			t.Errorf("ParseLimit(%q) = %v, %v; want %v, error %v", tc.in, got, err, tc.want, tc.err)
-		}
-	}
-}
