@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -74,7 +75,87 @@ func decodeOverrides(raw []byte, what string) (Overrides, error) {
 	if err := dec.Decode(&o); err != nil {
 		return o, fmt.Errorf(`%s: must be a JSON object like {"rules": "/code/rules.yaml", "dry_run": true}: %w`, what, err)
 	}
+	if o.Rules != "" {
+		p, err := allowedRulesPath(o.Rules, codeDirs(os.Getenv))
+		if err != nil {
+			return Overrides{}, fmt.Errorf("%s: %w", what, err)
+		}
+		o.Rules = p
+	}
 	return o, nil
+}
+
+// codeDirs are the directories an event may name a rules file in: the
+// default rules file's ($BACKLOG_ALERT_RULES, else next to the executable)
+// and the running executable's (/code on Function Compute, /var/task on
+// Lambda). Whoever can invoke the function can choose the event, but not
+// what is deployed there.
+func codeDirs(getenv func(string) string) []string {
+	var dirs []string
+	if abs, err := filepath.Abs(PlatformRulesPath(getenv)); err == nil {
+		dirs = append(dirs, filepath.Dir(abs))
+	}
+	if exe, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = real
+		}
+		if d := filepath.Dir(exe); !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+// allowedRulesPath checks an event's rules path: relative to the first of
+// dirs if not absolute, it must be inside one of dirs both as written and
+// with every symlink resolved. It returns the resolved path. Its errors
+// name the key and the directories, never the path asked for: an event
+// must not learn what exists elsewhere on the machine.
+func allowedRulesPath(p string, dirs []string) (string, error) {
+	refuse := func(why string) error {
+		return fmt.Errorf("rules: %s; a rules file named by the event must be inside the function's code directory (%s)", why, strings.Join(dirs, " or "))
+	}
+	if len(dirs) == 0 {
+		return "", refuse("refused")
+	}
+	if strings.ContainsRune(p, 0) {
+		return "", refuse("refused")
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dirs[0], p)
+	}
+	p = filepath.Clean(p)
+	if !insideAny(p, dirs) {
+		return "", refuse("refused")
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", refuse("no such file")
+		}
+		return "", refuse("cannot be resolved")
+	}
+	realDirs := make([]string, 0, len(dirs))
+	for _, d := range dirs {
+		if r, err := filepath.EvalSymlinks(d); err == nil {
+			realDirs = append(realDirs, r)
+		}
+	}
+	if !insideAny(real, realDirs) {
+		return "", refuse("refused")
+	}
+	return real, nil
+}
+
+// insideAny reports whether clean path p is strictly inside one of dirs.
+func insideAny(p string, dirs []string) bool {
+	for _, d := range dirs {
+		rel, err := filepath.Rel(filepath.Clean(d), p)
+		if err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel) {
+			return true
+		}
+	}
+	return false
 }
 
 // PlatformRulesPath is the rules file on Function Compute and Lambda:
@@ -91,7 +172,8 @@ func PlatformRulesPath(getenv func(string) string) string {
 	return filepath.Join(filepath.Dir(exe), "rules.yaml")
 }
 
-// Apply returns opts with the overrides applied.
+// Apply returns opts with the overrides applied. ParseEvent has checked
+// Rules (see allowedRulesPath); Overrides built otherwise are trusted.
 func (o Overrides) Apply(opts Options) Options {
 	if o.Rules != "" {
 		opts.Rules, opts.RulesPath = nil, o.Rules

@@ -241,6 +241,8 @@ func TestStateInOSS(t *testing.T) {
 	oss.RequireAccessKeyID(akID)
 	oss.RequireToken(stsToken)
 	w.api.SetGroup(grp("orders-eu", 5000, ago(time.Second)))
+	w.api.SetGroup(grp("batch", 0, ago(time.Second))) // named in the rules: they exist
+	w.api.SetGroup(grp("legacy", 0, -1))
 	viaOSS := func(o *Options) { o.State, o.OSSEndpoint = "oss://alerts-bucket/backlog-alert/state.json", oss.URL }
 	got, rep := w.sent(t, 0, viaOSS)
 	if len(got) != 0 || len(rep.Errors) != 0 || !strings.Contains(rep.State, "oss://alerts-bucket/backlog-alert/state.json") {

@@ -20,6 +20,9 @@ type Report struct {
 	DryRun bool      `json:"dry_run,omitempty"`
 	// State names where the state document lives.
 	State string `json:"state"`
+	// Skipped says why the run did nothing: another run held the state's
+	// lease (and is doing the work).
+	Skipped string `json:"skipped,omitempty"`
 	// Groups is how many consumer groups were read and evaluated.
 	Groups int `json:"groups"`
 	// Alerts are pending, firing, or resolved in this run.
@@ -95,6 +98,10 @@ type Notification struct {
 
 // WriteSummary prints the report for a person at a terminal.
 func (r *Report) WriteSummary(w io.Writer) {
+	if r.Skipped != "" {
+		fmt.Fprintf(w, "%s: nothing done: %s\n", r.Rules, r.Skipped)
+		return
+	}
 	fmt.Fprintf(w, "%s: %d consumer groups read, %d alerts", r.Rules, r.Groups, len(r.Alerts))
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(w, ", %d errors", len(r.Errors))

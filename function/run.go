@@ -58,7 +58,13 @@ type Options struct {
 	// notify's defaults: retries on, webhooks paced process-wide.
 	NotifyOptions []notify.Option
 	Logger        *slog.Logger
+	// LockWait is how long a run waits for another run holding the state's
+	// lease (--lock-wait); 0 means DefaultLockWait.
+	LockWait time.Duration
 }
+
+// DefaultLockWait is how long a run waits for the state's lease.
+const DefaultLockWait = 10 * time.Second
 
 // Run performs one run. Its error is non-nil only when the run could not
 // start (invalid rules, no credentials, a state it must not overwrite): see
@@ -94,6 +100,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, &SetupError{Err: err}
 	}
 	rep.State = store.String()
+	lease, held := takeLease(ctx, opts, store, now, rep, log)
+	if !held {
+		return rep, nil // another run is doing the work
+	}
+	defer lease.release()
 	stored, err := loadState(ctx, store, rep, log)
 	if err != nil {
 		return nil, &SetupError{Err: err}
@@ -102,8 +113,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	out := fetch(ctx, opts, creds, file, now)
 	rep.Groups = len(out.Snapshot.Groups)
 	for _, m := range out.Missing {
+		// Named in the rules, unknown to the service: a typo or a deleted
+		// group, which the run cannot read. (A group a glob selected and
+		// no longer finds is gone, not missing.)
 		rep.Missing = append(rep.Missing, lifecycle.GroupRef(m))
-		log.Warn("consumer group not found", "region", m.Region, "instance", m.Instance, "group", m.Group)
+		rep.Errors = append(rep.Errors, fmt.Sprintf("consumer group %s is named in the rules but does not exist on %s (%s)", m.Group, m.Instance, m.Region))
+		log.Error("consumer group not found", "region", m.Region, "instance", m.Instance, "group", m.Group)
 	}
 	rep.API = apiStats(out.Stats)
 	// Replies the service should not have sent (negative offsets, absurd
@@ -143,7 +158,17 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	for _, g := range step.Gone {
 		log.Warn("consumer group gone", "region", g.Region, "instance", g.Instance, "group", g.Group, "reason", g.Reason)
 	}
-	rep.Notifications = deliver(ctx, file, &step, now, opts, log, scrub)
+	// With several channels, what each accepted is saved as it happens, so
+	// that a crash part way repeats at most the message that was in flight.
+	checkpoint := func() {}
+	if canSave && !opts.DryRun && len(step.Outbox) > 1 {
+		checkpoint = func() {
+			if err := lease.save(ctx, store, step.State, now); err != nil {
+				log.Warn("cannot save state after a channel's delivery; saving again at the end", "error", scrub.string(err.Error()))
+			}
+		}
+	}
+	rep.Notifications = deliver(ctx, file, &step, now, opts, log, scrub, checkpoint)
 	rep.Alerts = append(rep.Alerts, step.Alerts...)
 	for _, a := range rep.Alerts {
 		log.Info("alert", "rule", a.Rule, "instance", a.Instance, "group", a.Group, "topic", a.Topic, "condition", a.Condition,
@@ -158,7 +183,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	// State is saved even when some notifications failed: what failed is
 	// due again, and is sent, on the next run.
 	if canSave && !opts.DryRun {
-		saveState(ctx, store, step.State, now, rep, log, scrub)
+		saveState(ctx, lease, store, step.State, now, rep, log, scrub)
 	}
 	log.Info("run complete", "groups", rep.Groups, "alerts", len(rep.Alerts), "errors", len(rep.Errors))
 	return rep, nil
@@ -241,7 +266,9 @@ func unread(out alikafka.Outcome) func(region, instance, group string) bool {
 
 // deliver sends every channel's message concurrently and records what each
 // channel accepted; one channel failing does not stop the others.
-func deliver(ctx context.Context, f *rules.File, step *lifecycle.Outcome, now time.Time, opts Options, log *slog.Logger, scrub *scrubber) []Notification {
+// checkpoint, called after each channel's record (with the state locked
+// against the other channels' records), saves what is known so far.
+func deliver(ctx context.Context, f *rules.File, step *lifecycle.Outcome, now time.Time, opts Options, log *slog.Logger, scrub *scrubber, checkpoint func()) []Notification {
 	client := opts.HTTPClient
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
@@ -264,6 +291,9 @@ func deliver(ctx context.Context, f *rules.File, step *lifecycle.Outcome, now ti
 			mu.Lock()
 			step.State.Delivered(ch.Name, accepted, now, threads(receipt))
 			step.MarkNotified(accepted)
+			if len(accepted) > 0 {
+				checkpoint()
+			}
 			mu.Unlock()
 			results[i].Accepted = len(accepted)
 			if err != nil {
@@ -419,13 +449,103 @@ func (s storedState) decode(ctx context.Context, store state.Store, now time.Tim
 	return lifecycle.New(), asideErr == nil
 }
 
-// saveState writes the new state; a failure is an error of the run.
-func saveState(ctx context.Context, store state.Store, st *lifecycle.State, now time.Time, rep *Report, log *slog.Logger, scrub *scrubber) {
+// lease is a run's hold on the state: one writer at a time, so that
+// overlapping runs neither send the same notification twice nor lose each
+// other's record. A dry run, which saves nothing, holds none.
+type lease struct {
+	held state.Lease // nil: no lease (a dry run)
+	log  *slog.Logger
+}
+
+// takeLease takes the state's lease before the state is read. When another
+// live run holds it, this run does nothing: the report says who holds it
+// (the other run is doing the work), and held is false. A stale lease (its
+// holder died) is taken over, with a warning.
+func takeLease(ctx context.Context, opts Options, store state.Store, now time.Time, rep *Report, log *slog.Logger) (*lease, bool) {
+	l := &lease{log: log}
+	if opts.DryRun {
+		return l, true
+	}
+	until, ok := ctx.Deadline()
+	if !ok {
+		until = time.Now().Add(time.Hour) // a run without a deadline: a generous lease
+	}
+	host, _ := os.Hostname()
+	owner := fmt.Sprintf("backlog-alert on %s (pid %d, run at %s)", host, os.Getpid(), now.UTC().Format(time.RFC3339))
+	held, err := store.Lock(ctx, owner, cmp.Or(opts.LockWait, DefaultLockWait), until)
+	switch {
+	case errors.Is(err, state.ErrLocked):
+		rep.Skipped = err.Error() + ": this run sends nothing and leaves the state to it"
+		log.Warn("another run holds the state; nothing to do", "state", store.String(), "holder", err.Error())
+		return l, false
+	case errors.Is(err, errors.ErrUnsupported):
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s cannot be locked on this platform: keep one run at a time yourself", store))
+		return l, true
+	case err != nil:
+		// Without a lease the run may still notify, but must not save: a
+		// save could overwrite a concurrent run's record.
+		msg := fmt.Sprintf("cannot take the state's lease in %s: %v", store, err)
+		rep.Errors = append(rep.Errors, msg)
+		log.Error("cannot take the state's lease", "error", msg)
+		return &lease{log: log, held: lostLease{err}}, true
+	}
+	if took := held.TookOver(); took != "" {
+		rep.Warnings = append(rep.Warnings, "took over the state's lease from "+took)
+		log.Warn("took over a stale lease", "from", took)
+	}
+	l.held = held
+	return l, true
+}
+
+// save writes the state while the lease is still ours.
+func (l *lease) save(ctx context.Context, store state.Store, st *lifecycle.State, now time.Time) error {
+	if l.held != nil {
+		if err := l.held.Held(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("not saved: the state's lease is no longer this run's: %w", err)
+		}
+	}
+	return save(ctx, store, st, now)
+}
+
+// release gives the lease up, even after the run's deadline.
+func (l *lease) release() {
+	if l.held == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), saveBudget)
+	defer cancel()
+	if err := l.held.Release(ctx); err != nil {
+		l.log.Warn("cannot release the state's lease; it expires by itself", "error", err)
+	}
+}
+
+// lostLease stands for a lease that could not be taken: nothing is saved.
+type lostLease struct{ err error }
+
+func (l lostLease) Held(context.Context) error    { return l.err }
+func (l lostLease) Release(context.Context) error { return nil }
+func (l lostLease) TookOver() string              { return "" }
+
+// saveBudget is how long saving the state may take once the run's work is
+// done: on a context of its own, so that a run whose deadline passed while
+// it was delivering still records what the channels accepted.
+const saveBudget = 10 * time.Second
+
+// save encodes and writes the state.
+func save(ctx context.Context, store state.Store, st *lifecycle.State, now time.Time) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveBudget)
+	defer cancel()
 	data, err := st.Encode(now)
 	if err == nil {
 		err = store.Save(ctx, data)
 	}
-	if err != nil {
+	return err
+}
+
+// saveState writes the new state while the lease is ours; a failure is an
+// error of the run.
+func saveState(ctx context.Context, lease *lease, store state.Store, st *lifecycle.State, now time.Time, rep *Report, log *slog.Logger, scrub *scrubber) {
+	if err := lease.save(ctx, store, st, now); err != nil {
 		msg := scrub.string(fmt.Sprintf("saving state to %s: %v", store, err))
 		rep.Errors = append(rep.Errors, msg)
 		log.Error("cannot save state", "error", msg)
@@ -449,6 +569,11 @@ func tellRulesInvalid(ctx context.Context, opts Options, now time.Time, log *slo
 		return nil
 	}
 	rep.State = store.String()
+	lease, held := takeLease(ctx, opts, store, now, rep, log)
+	if !held {
+		return rep
+	}
+	defer lease.release()
 	stored, err := loadState(ctx, store, rep, log)
 	if err != nil {
 		return nil
@@ -457,10 +582,10 @@ func tellRulesInvalid(ctx context.Context, opts Options, now time.Time, log *slo
 	first, _, _ := strings.Cut(loadErr.Error(), "\n")
 	step := lifecycle.Step(prior, lifecycle.Input{File: file, Now: now, MetaOnly: true,
 		Blind: []lifecycle.BlindSpot{blindSpot("", opts.RulesPath, rules.BlindCause{Kind: rules.BlindRules, Error: first}, scrub)}})
-	rep.Notifications = deliver(ctx, file, &step, now, opts, log, scrub)
+	rep.Notifications = deliver(ctx, file, &step, now, opts, log, scrub, func() {})
 	rep.Alerts = append(rep.Alerts, step.Alerts...)
 	if canSave {
-		saveState(ctx, store, step.State, now, rep, log, scrub)
+		saveState(ctx, lease, store, step.State, now, rep, log, scrub)
 	}
 	return rep
 }

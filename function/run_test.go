@@ -257,8 +257,9 @@ func TestRunMissingGroupIsReported(t *testing.T) {
 	if len(rep.Missing) != 1 || rep.Missing[0].Group != "billing" {
 		t.Fatalf("missing = %+v", rep.Missing)
 	}
-	if len(rep.Errors) != 0 {
-		t.Errorf("a missing group is not a read error: %v", rep.Errors)
+	// It cannot be read: an error of the run (exit 1), which names it.
+	if len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], "billing is named in the rules but does not exist") || ExitCode(rep, nil) != ExitErrors {
+		t.Errorf("errors: %v", rep.Errors)
 	}
 }
 
@@ -350,6 +351,7 @@ func TestRunStopsFetchingInTimeToNotify(t *testing.T) {
 	for i := range 40 {
 		w.api.SetGroup(grp(fmt.Sprintf("orders-%02d", i), 500_000, ago(time.Minute)))
 	}
+	w.api.SetGroup(grp("billing", 500_000, ago(time.Minute))) // named in the rules: 41 groups in all
 	w.api.Inject(alikafkatest.Fault{Action: "GetConsumerProgress", Latency: 400 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
@@ -361,10 +363,10 @@ func TestRunStopsFetchingInTimeToNotify(t *testing.T) {
 	if elapsed := time.Since(start); elapsed >= 4*time.Second {
 		t.Fatalf("run took %v, past its deadline", elapsed)
 	}
-	if rep.Groups == 0 || rep.Groups == 40 {
-		t.Fatalf("read %d of 40 groups; want some but not all", rep.Groups)
+	if rep.Groups == 0 || rep.Groups == 41 {
+		t.Fatalf("read %d of 41 groups; want some but not all", rep.Groups)
 	}
-	if len(rep.NotEvaluated) != 40-rep.Groups || len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], "not evaluated") {
+	if len(rep.NotEvaluated) != 41-rep.Groups || len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], "not evaluated") {
 		t.Errorf("%d groups read, %d not evaluated, errors: %v", rep.Groups, len(rep.NotEvaluated), rep.Errors)
 	}
 	for _, n := range rep.NotEvaluated {

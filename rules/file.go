@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/textproto"
 	"net/url"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 
@@ -230,20 +232,81 @@ func (f *File) Channel(name string) (Channel, bool) {
 }
 
 // Load reads and validates a rules file, expanding ${NAME} from the process
-// environment.
+// environment. The file must be a regular file (or a symlink to one) of at
+// most MaxFileSize bytes: a named pipe, device, socket or directory is
+// refused without blocking, and a larger file is refused after reading
+// MaxFileSize+1 bytes of it.
 func Load(file string) (*File, error) {
-	if info, err := os.Stat(file); err == nil && info.Size() > MaxFileSize {
-		return nil, Errors{{File: file, Msg: fmt.Sprintf("the rules file is %d bytes; the limit is %d", info.Size(), MaxFileSize)}}
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, Errors{{File: file, Msg: "cannot read rules file: " + err.Error()}}
+	data, msg := readFile(file)
+	if msg != "" {
+		return nil, Errors{{File: file, Msg: msg}}
 	}
 	return Parse(file, data, os.LookupEnv)
+}
+
+// readFile reads a rules file, bounded, from a regular file only. On failure
+// it returns a message for the person who named the file.
+func readFile(file string) ([]byte, string) {
+	// Refuse what is plainly not a rules file before opening it: opening a
+	// FIFO for reading blocks until a writer comes.
+	if info, err := os.Stat(file); err == nil && !info.Mode().IsRegular() {
+		return nil, notRegular(info.Mode())
+	}
+	// The path may have changed since: O_NONBLOCK makes opening a FIFO
+	// return at once (it has no effect on reading a regular file, which is
+	// all that is read below), and the open file is checked again.
+	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, "cannot read rules file: " + pathErr(err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, "cannot read rules file: " + pathErr(err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, notRegular(info.Mode())
+	}
+	if info.Size() > MaxFileSize {
+		return nil, fmt.Sprintf("the rules file is %d bytes; the limit is %d", info.Size(), MaxFileSize)
+	}
+	// Bounded even so: the file may grow while it is read.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, "cannot read rules file: " + pathErr(err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Sprintf("the rules file is over %d bytes, the limit", MaxFileSize)
+	}
+	return data, ""
+}
+
+// notRegular says what a path that is not a regular file is.
+func notRegular(m os.FileMode) string {
+	what := "not a regular file"
+	switch {
+	case m.IsDir():
+		what = "a directory"
+	case m&os.ModeNamedPipe != 0:
+		what = "a named pipe"
+	case m&os.ModeSocket != 0:
+		what = "a socket"
+	case m&os.ModeCharDevice != 0:
+		what = "a character device"
+	case m&os.ModeDevice != 0:
+		what = "a device"
+	}
+	return "is " + what + ", not a rules file"
+}
+
+// pathErr drops the *os.PathError's operation and path: the path is
+// already named.
+func pathErr(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return err.Error()
 }
 
 // MaxFileSize bounds a rules file: a larger one is a mistake, not rules.
@@ -1035,9 +1098,9 @@ func cosmetic(field string, channels []Channel) bool {
 // broken: its channels, meta_notify, defaults and state, ignoring the rest.
 // It is for when Load fails; it fails when those parts are broken too.
 func LoadMeta(file string) (*File, error) {
-	data, err := os.ReadFile(file)
-	if err != nil || len(data) > MaxFileSize {
-		return nil, fmt.Errorf("%s: cannot read it", file)
+	data, msg := readFile(file)
+	if msg != "" {
+		return nil, fmt.Errorf("%s: %s", file, msg)
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {

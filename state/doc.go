@@ -16,8 +16,14 @@
 // A file is replaced atomically (temporary file, fsync, rename, fsync of the
 // directory) and kept with mode 0600 in a directory created with mode 0700.
 // An OSS object is written with one PutObject, which OSS applies atomically;
-// writes are last-writer-wins, so keep a single writer (one instance, a timer
-// interval longer than the function's timeout).
+// writes are last-writer-wins.
+//
+// Runs that may overlap take the state's lease first with Store.Lock and save
+// only while Lease.Held: a file store holds flock(2) on "<path>.lock" (Unix
+// only; the kernel frees it when the holder dies); an OSS store creates
+// "<key>.lock" create-only (x-oss-forbid-overwrite), holding the owner and an
+// expiry LeaseMargin after the run's deadline, past which another run takes
+// it over.
 //
 // No error, String or fmt output of this package contains an AccessKey
 // secret, an STS token, an AccessKey ID or a request signature.

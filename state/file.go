@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -65,18 +66,13 @@ func (f *fileStore) Save(ctx context.Context, data []byte) (err error) {
 	if len(data) > MaxDocumentSize {
 		return f.errorf("save: document of %d bytes is larger than %d", len(data), MaxDocumentSize)
 	}
-	target := f.path
-	// Write through a symlink rather than replacing it.
-	if fi, lerr := os.Lstat(target); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		if resolved, rerr := filepath.EvalSymlinks(target); rerr == nil {
-			target = resolved
-		}
-	}
+	target := f.target()
 	dir := filepath.Dir(target)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return f.errorf("save: create directory: %w", unwrapPath(err))
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+".tmp-*")
+	removeStaleTemps(dir, filepath.Base(target), time.Now())
+	tmp, err := os.CreateTemp(dir, tempPrefix(filepath.Base(target))+"*")
 	if err != nil {
 		return f.errorf("save: %w", unwrapPath(err))
 	}
@@ -108,6 +104,47 @@ func (f *fileStore) Save(ctx context.Context, data []byte) (err error) {
 		return f.errorf("save: sync directory: %w", unwrapPath(err))
 	}
 	return nil
+}
+
+// target is the file to write: the state's path, or what it links to, so a
+// symlink is written through rather than replaced.
+func (f *fileStore) target() string {
+	if fi, err := os.Lstat(f.path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		if resolved, err := filepath.EvalSymlinks(f.path); err == nil {
+			return resolved
+		}
+	}
+	return f.path
+}
+
+// staleTempAge is how old a temporary file of Save must be before another
+// Save removes it as left by a killed process: far longer than a Save takes.
+const staleTempAge = time.Minute
+
+// tempPrefix names Save's temporary files: os.CreateTemp puts a random
+// decimal number after it.
+func tempPrefix(base string) string { return "." + base + ".tmp-" }
+
+// removeStaleTemps removes, best effort, the temporary files a killed Save of
+// base left in dir: regular files named like Save's and not modified for
+// staleTempAge. Another process's Save in progress is younger than that.
+func removeStaleTemps(dir, base string, now time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := tempPrefix(base)
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || rest == "" || strings.Trim(rest, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || now.Sub(fi.ModTime()) < staleTempAge {
+			continue
+		}
+		_ = os.Remove(filepath.Join(dir, e.Name()))
+	}
 }
 
 // SetAside renames the file to "<path>.corrupt-<timestamp>", adding "-1",

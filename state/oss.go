@@ -67,7 +67,7 @@ func openOSS(location string, opts Options) (Store, error) {
 		return nil, bad("no object key: want oss://%s/path/state.json", u.Host)
 	case strings.HasSuffix(key, "/"):
 		return nil, bad("the key names a directory: name the object, e.g. oss://%s/%sstate.json", u.Host, key)
-	case len(key)+len(".corrupt-"+TimestampFormat+"-99") > ossMaxKeyLen:
+	case len(key)+max(len(".corrupt-"+TimestampFormat+"-99"), len(lockSuffix+takeoverSuffix)+maxETagInKey) > ossMaxKeyLen:
 		return nil, bad("object key too long")
 	}
 	q := u.Query()
@@ -241,7 +241,7 @@ func (s *ossStore) SetAside(ctx context.Context, now time.Time) (string, error) 
 // AccessKey ID or secret, STS token, Authorization header or signature.
 type OSSError struct {
 	Location   string // the store's String()
-	Op         string // "GetObject", "PutObject", "CopyObject"
+	Op         string // "GetObject", "PutObject", "CopyObject", "HeadObject", "DeleteObject"
 	StatusCode int    // the HTTP status; 0 when there was no answer
 	Code       string // OSS's error code, e.g. "AccessDenied"; "" without one
 	Message    string

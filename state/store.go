@@ -37,6 +37,82 @@ type Store interface {
 	// Ephemeral reports whether the location is lost when a serverless
 	// instance is recycled (/tmp on Function Compute or Lambda).
 	Ephemeral() bool
+	// Lock takes the state's lease for one run, waiting up to wait for a holder to release it. until is
+	// when the run must be over (its deadline); the lease expires a margin after it, so a killed holder
+	// never blocks the state for longer. It returns ErrLocked (errors.Is), wrapped in a *LockedError
+	// saying who holds it and since when, if another live run still holds it after wait.
+	// A lease whose holder is gone (an expired OSS lock; a file lock is freed by the OS when its process dies)
+	// is taken over, and Lease.TookOver says so.
+	Lock(ctx context.Context, owner string, wait time.Duration, until time.Time) (Lease, error)
+}
+
+// Lease is a run's hold on the state, from Store.Lock.
+type Lease interface {
+	// Held returns nil while the lease is still ours (OSS: re-reads the lock object with If-Match on its ETag), else an error: save only while it is held.
+	Held(ctx context.Context) error
+	// Release gives the lease up; safe to call twice.
+	Release(ctx context.Context) error
+	// TookOver describes a stale lease this one replaced ("" if none): its owner and since when.
+	TookOver() string
+}
+
+// ErrLocked is returned (wrapped, in a *LockedError) by Lock when another run
+// holds the state.
+var ErrLocked = errors.New("another run holds the state")
+
+// ErrLeaseLost is returned (wrapped) by Lease.Held, and by Release, when the
+// lease is no longer ours: released, expired, or taken over by another run.
+var ErrLeaseLost = errors.New("the lease on the state is no longer held")
+
+// LockedError says who holds the state. Expires is zero for a file lock,
+// which lasts as long as its holder's process.
+type LockedError struct {
+	Owner          string
+	Since, Expires time.Time
+}
+
+func (e *LockedError) Error() string {
+	owner := e.Owner
+	if owner == "" {
+		owner = "an unknown owner"
+	}
+	if e.Since.IsZero() {
+		return fmt.Sprintf("%v: %s", ErrLocked, owner)
+	}
+	return fmt.Sprintf("%v: %s, since %s", ErrLocked, owner, e.Since.UTC().Format(time.RFC3339))
+}
+
+// Unwrap gives ErrLocked.
+func (e *LockedError) Unwrap() error { return ErrLocked }
+
+// LeaseMargin is how long after its until a lease expires and may be taken
+// over by another run.
+const LeaseMargin = 30 * time.Second
+
+// maxOwner bounds the owner recorded in a lock.
+const maxOwner = 256
+
+func lockOwner(owner string) string {
+	owner = strings.TrimSpace(owner)
+	if len(owner) > maxOwner {
+		owner = owner[:maxOwner]
+	}
+	return owner
+}
+
+// sleepCtx waits d, or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // ErrNotFound is returned (wrapped) by Load when no document has been saved

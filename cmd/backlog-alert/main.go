@@ -29,7 +29,7 @@ import (
 const usage = `backlog-alert: alerts when Alibaba Cloud Kafka consumer groups fall behind.
 
 Usage:
-  backlog-alert run      [--rules FILE] [--state LOC] [--now TIME] [--timeout D] [--dry-run] [--json]
+  backlog-alert run      [--rules FILE] [--state LOC] [--now TIME] [--timeout D] [--lock-wait D] [--dry-run] [--json]
                                                                one run: read, evaluate, notify, save state
   backlog-alert validate [--rules FILE]                        check a rules file and show what it watches
   backlog-alert state show [--state LOC] [--rules FILE]        print the stored alerts and their ages
@@ -165,9 +165,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	rulesFlag := fs.String("rules", "", "rules file (default $BACKLOG_ALERT_RULES, else ./rules.yaml)")
 	stateFlag := fs.String("state", "", "state location (default $BACKLOG_ALERT_STATE, else the rules file's state:, else $XDG_STATE_HOME/backlog-alert/state.json)")
 	nowFlag := fs.String("now", "", "evaluate as if at this RFC 3339 time (replays and tests)")
-	timeout := fs.Duration("timeout", 5*time.Minute, "the run's time budget: reading stops in time to notify and save state")
+	timeout := fs.Duration("timeout", 4*time.Minute, "the run's time budget: reading stops in time to notify and save state")
 	dryRun := fs.Bool("dry-run", false, "print the messages each channel would get; send nothing, save no state")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout")
+	lockWait := fs.Duration("lock-wait", function.DefaultLockWait, "how long to wait for another run holding the state; then do nothing and exit 0")
 	if fs.Parse(args) != nil || fs.NArg() > 0 {
 		return function.ExitSetup
 	}
@@ -193,6 +194,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		DryRun:        *dryRun,
 		Endpoint:      getenv("BACKLOG_ALERT_ENDPOINT"),
 		Logger:        newLogger(stderr, getenv),
+		LockWait:      *lockWait,
 	})
 	return finish(rep, err, *asJSON, stdout, stderr)
 }

@@ -257,7 +257,10 @@ func TestFunctionComputeCustomRuntime(t *testing.T) {
 	})
 
 	t.Run("invalid rules", func(t *testing.T) {
-		bad := writeRules(t, strings.Replace(goodRules, "warning: 10m", "warning: soon", 1))
+		bad := filepath.Join(filepath.Dir(w.rules), "invalid.yaml") // in the code directory, as the event requires
+		if err := os.WriteFile(bad, []byte(strings.Replace(goodRules, "warning: 10m", "warning: soon", 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		payload, _ := json.Marshal(map[string]string{"rules": bad})
 		event, _ := json.Marshal(map[string]string{"triggerName": "t", "payload": string(payload)})
 		resp, rep, raw := invoke(t, "req-bad", string(event), true)
@@ -379,7 +382,12 @@ func (api *runtimeAPI) wait(t *testing.T) (string, lambdaResult) {
 
 func TestLambdaRuntime(t *testing.T) {
 	w := newPlatformWorld(t)
-	bad := writeRules(t, "version: 1\nchannels: {}\n")
+	// A broken rules file beside the function's own: the event may name
+	// only files in the code directory.
+	bad := filepath.Join(filepath.Dir(w.rules), "broken.yaml")
+	if err := os.WriteFile(bad, []byte("version: 1\nchannels: {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	scheduled := `{"version":"0","id":"53dc4d37","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012","time":"2026-11-21T10:05:00Z","region":"ap-southeast-1","resources":["arn:aws:scheduler:::schedule/default/backlog-alert"],"detail":{}}`
 	badInput := `{"rules":"` + bad + `"}`
 	api, addr := newRuntimeAPI(t, scheduled, badInput)

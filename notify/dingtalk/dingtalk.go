@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -61,7 +62,38 @@ func New(url, secret string, atMobiles []string, client *http.Client, opts ...no
 			mobiles = append(mobiles, m)
 		}
 	}
-	return &Notifier{Now: time.Now, url: url, secret: secret, atMobiles: mobiles, client: client, retrier: notify.NewRetrier(opts...)}
+	// Our own copy: a redirect is not followed (the URL's access_token and
+	// the signature are for DingTalk only). The 3xx comes back as a non-2xx
+	// reply saying so, which is not retried.
+	c := *client
+	next := c.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c.Transport = redirectTransport{next: next}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Notifier{Now: time.Now, url: url, secret: secret, atMobiles: mobiles, client: &c, retrier: notify.NewRetrier(opts...)}
+}
+
+// redirectTransport replaces the body of a 3xx reply, which came from
+// whatever answered in DingTalk's place, with what happened: it becomes the
+// error's text.
+type redirectTransport struct{ next http.RoundTripper }
+
+func (t redirectTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || resp.StatusCode < 300 || resp.StatusCode >= 400 {
+		return resp, err
+	}
+	resp.Body.Close()
+	msg := fmt.Sprintf("redirected to another location (HTTP %d): not followed", resp.StatusCode)
+	resp.Body = io.NopCloser(strings.NewReader(msg))
+	resp.ContentLength = int64(len(msg))
+	resp.Header = resp.Header.Clone()
+	resp.Header.Del("Content-Encoding")
+	resp.Header.Set("Content-Length", strconv.Itoa(len(msg)))
+	resp.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	return resp, nil
 }
 
 type payload struct {

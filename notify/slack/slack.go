@@ -57,6 +57,10 @@ func New(url string, client *http.Client, opts ...notify.Option) *Notifier {
 		next = http.DefaultTransport
 	}
 	c.Transport = &captureTransport{next: next}
+	// A redirect is not followed: the webhook's URL is its secret, and the
+	// message is for Slack only. The 3xx comes back as a non-2xx reply,
+	// which classify reports and which is not retried.
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Notifier{url: url, client: &c, retrier: notify.NewRetrier(opts...)}
 }
 
@@ -92,7 +96,18 @@ func (n *Notifier) post(ctx context.Context, msg *slackgo.WebhookMessage) error 
 // Slack sent, which slack-go throws away but which is the only place Slack
 // says what is wrong ("no_service", "invalid_payload").
 func (n *Notifier) classify(ctx context.Context, err error, c captured) error {
-	he := &notify.HTTPError{Service: "slack", Code: notify.Excerpt(c.body, 200)}
+	// The webhook's path is its secret, and an error page may echo it (or
+	// parts of it): redact the URL, the path and each of its segments.
+	secrets := []string{n.url}
+	if u, perr := url.Parse(n.url); perr == nil {
+		secrets = append(secrets, u.Path)
+		for seg := range strings.SplitSeq(u.Path, "/") {
+			if seg != "services" {
+				secrets = append(secrets, seg)
+			}
+		}
+	}
+	he := &notify.HTTPError{Service: "slack", Code: notify.RedactText(notify.Excerpt(c.body, 200), secrets...)}
 	if rl, ok := errors.AsType[*slackgo.RateLimitedError](err); ok {
 		he.StatusCode = http.StatusTooManyRequests
 		he.RetryAfter = rl.RetryAfter
@@ -104,13 +119,12 @@ func (n *Notifier) classify(ctx context.Context, err error, c captured) error {
 		he.StatusCode = sc.Code
 		he.Retry = notify.RetryableStatus(sc.Code)
 		he.Err = sc
+		if sc.Code >= 300 && sc.Code < 400 {
+			he.Message = fmt.Sprintf("redirected to another location (HTTP %d): not followed", sc.Code)
+		}
 		return he
 	}
 	// Transport errors quote the URL, whose path is the secret.
-	secrets := []string{n.url}
-	if u, perr := url.Parse(n.url); perr == nil {
-		secrets = append(secrets, u.Path)
-	}
 	he.Err = notify.RedactError(err, secrets...)
 	if c.status != 0 {
 		// A response arrived but slack-go could not read it: a 429 whose

@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -222,8 +223,44 @@ func NewClient(region string, cfg Config) (*Client, error) {
 		MaxIdleConns:        4,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	c.SetTransport(&limitedTransport{base: tr, limit: MaxReplyBytes})
+	// The SDK builds its own http.Client, unexported and with no way to set
+	// CheckRedirect, so redirects are stopped here: the client never sees
+	// a Location to follow, and the signed request (AccessKeyId, Signature,
+	// SecurityToken in its query) goes nowhere else.
+	c.SetTransport(noRedirectTransport{&limitedTransport{base: tr, limit: MaxReplyBytes}})
 	return &Client{sdk: c, region: region, creds: cr, transport: tr, now: cfg.Now}, nil
+}
+
+// noRedirectTransport turns a 3xx reply into a reply the http.Client does
+// not follow: same status, no Location, and a body saying what happened,
+// which the SDK reports as a server error (an *APIError with that status,
+// which is not retried).
+type noRedirectTransport struct{ base http.RoundTripper }
+
+func (t noRedirectTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil || resp.StatusCode < 300 || resp.StatusCode >= 400 {
+		return resp, err
+	}
+	resp.Body.Close() // unread: whatever it says came from elsewhere
+	msg := fmt.Sprintf("redirected to another location (HTTP %d): not followed", resp.StatusCode)
+	h := resp.Header.Clone()
+	h.Del("Location")
+	h.Del("Content-Encoding")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(msg)))
+	return &http.Response{
+		Status:        resp.Status,
+		StatusCode:    resp.StatusCode,
+		Proto:         resp.Proto,
+		ProtoMajor:    resp.ProtoMajor,
+		ProtoMinor:    resp.ProtoMinor,
+		Header:        h,
+		Body:          io.NopCloser(strings.NewReader(msg)),
+		ContentLength: int64(len(msg)),
+		Request:       req,
+		TLS:           resp.TLS,
+	}, nil
 }
 
 // errReplyTooLarge ends reading a reply over MaxReplyBytes.

@@ -3,8 +3,10 @@
 // over 127.0.0.1 with path-style addressing (http://127.0.0.1:PORT/bucket/key).
 // Any package's tests may use it.
 //
-// It serves GetObject, HeadObject, PutObject and CopyObject (PUT with
-// x-oss-copy-source: /bucket/key, honouring x-oss-forbid-overwrite), answers
+// It serves GetObject and HeadObject (honouring If-Match and If-None-Match),
+// PutObject and CopyObject (PUT with x-oss-copy-source: /bucket/key; both
+// honour x-oss-forbid-overwrite: true with 409 FileAlreadyExists) and
+// DeleteObject (204 whether or not the object existed), answers
 // errors in OSS's XML shape with OSS's statuses and codes, and records every
 // request. Every bucket exists. It checks that each request carries an
 // Authorization header (V4 "OSS4-HMAC-SHA256 Credential=<id>/..." or V1
@@ -47,6 +49,7 @@ const (
 	CodeInvalidAccessKeyID   = "InvalidAccessKeyId"
 	CodeInvalidSecurityToken = "InvalidSecurityToken"
 	CodeFileAlreadyExists    = "FileAlreadyExists"
+	CodePreconditionFailed   = "PreconditionFailed"
 	CodeInvalidDigest        = "InvalidDigest"
 	CodeInvalidArgument      = "InvalidArgument"
 	CodeMethodNotAllowed     = "MethodNotAllowed"
@@ -163,6 +166,13 @@ func (s *Server) PutObject(bucket, key string, data []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.store(bucket, key, object{data: bytes.Clone(data), contentType: "application/octet-stream", modified: time.Now()})
+}
+
+// DeleteObject removes an object directly, as if deleted by someone else.
+func (s *Server) DeleteObject(bucket, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.objects[bucket], key)
 }
 
 // Object returns a copy of an object's bytes.
@@ -301,6 +311,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		s.get(w, r, e, bucket, key)
+	case http.MethodDelete:
+		s.mu.Lock()
+		delete(s.objects[bucket], key)
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
 	case http.MethodPut:
 		if src := r.Header.Get("x-oss-copy-source"); src != "" {
 			s.copy(w, e, bucket, key, src, r.Header)
@@ -358,10 +373,23 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, e errorWriter, buck
 		e.write(http.StatusNotFound, CodeNoSuchKey, "The specified key does not exist.", "Key", key)
 		return
 	}
+	// Like OSS, the ETag is the MD5 of the content (for a simple upload), so
+	// it changes whenever an object is replaced by different bytes.
+	tag := etag(o.data)
+	if im := r.Header.Get("If-Match"); im != "" && !etagListed(im, tag) {
+		e.write(http.StatusPreconditionFailed, CodePreconditionFailed, "At least one of the pre-conditions you specified did not hold.",
+			"Condition", "If-Match")
+		return
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListed(inm, tag) {
+		w.Header().Set("ETag", tag)
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", o.contentType)
 	h.Set("Content-Length", strconv.Itoa(len(o.data)))
-	h.Set("ETag", etag(o.data))
+	h.Set("ETag", tag)
 	h.Set("Last-Modified", o.modified.UTC().Format(http.TimeFormat))
 	h.Set("x-oss-object-type", "Normal")
 	h.Set("x-oss-storage-class", "Standard")
@@ -445,6 +473,21 @@ func (s *Server) copy(w http.ResponseWriter, e errorWriter, bucket, key, source 
 	w.Header().Set("x-oss-hash-crc64ecma", crc(o.data))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(append([]byte(xml.Header), body...))
+}
+
+// etagListed reports whether an If-Match or If-None-Match value (a
+// comma-separated list of quoted ETags, or "*") names tag. ETags compare
+// without regard to case or quotes.
+func etagListed(header, tag string) bool {
+	want := strings.Trim(tag, `"`)
+	for v := range strings.SplitSeq(header, ",") {
+		v = strings.TrimSpace(v)
+		v = strings.TrimPrefix(v, "W/")
+		if v == "*" || strings.EqualFold(strings.Trim(v, `"`), want) {
+			return true
+		}
+	}
+	return false
 }
 
 func etag(data []byte) string {

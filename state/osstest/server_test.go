@@ -16,6 +16,9 @@ import (
 	"github.com/backlog-alert/backlog-alert/state/osstest"
 )
 
+// helloETag is the ETag of an object holding "hello": its MD5, as OSS gives.
+const helloETag = `"5D41402ABC4B2A76B9719D911017C592"`
+
 const v4 = "OSS4-HMAC-SHA256 Credential=" + osstest.AccessKeyID + "/20261121/cn-hangzhou/oss/aliyun_v4_request,Signature=00"
 
 type ossError struct {
@@ -78,9 +81,19 @@ func TestRawProtocol(t *testing.T) {
 		{name: "copy", method: "PUT", path: "/bkt/copy", auth: v4, hdr: []string{"x-oss-copy-source", "/bkt/dir/obj.json"}, wantStatus: 200},
 		{name: "copy missing source", method: "PUT", path: "/bkt/copy2", auth: v4, hdr: []string{"x-oss-copy-source", "/bkt/absent"}, wantStatus: 404, wantCode: "NoSuchKey"},
 		{name: "copy bad source", method: "PUT", path: "/bkt/copy3", auth: v4, hdr: []string{"x-oss-copy-source", "bkt-absent"}, wantStatus: 400, wantCode: "InvalidArgument"},
-		{name: "delete not allowed", method: "DELETE", path: "/bkt/dir/obj.json", auth: v4, wantStatus: 405, wantCode: "MethodNotAllowed"},
+		{name: "post not allowed", method: "POST", path: "/bkt/dir/obj.json", auth: v4, wantStatus: 405, wantCode: "MethodNotAllowed"},
 		{name: "bucket op", method: "GET", path: "/bkt/", auth: v4, wantStatus: 501, wantCode: "NotImplemented"},
 		{name: "subresource", method: "GET", path: "/bkt/dir/obj.json?acl", auth: v4, wantStatus: 501, wantCode: "NotImplemented"},
+		{name: "get if-match", method: "GET", path: "/bkt/new", auth: v4, hdr: []string{"If-Match", helloETag}, wantStatus: 200, wantBody: "hello"},
+		{name: "get if-match lowercase unquoted list", method: "GET", path: "/bkt/new", auth: v4,
+			hdr: []string{"If-Match", `"0", ` + strings.ToLower(strings.Trim(helloETag, `"`))}, wantStatus: 200, wantBody: "hello"},
+		{name: "get if-match other", method: "GET", path: "/bkt/new", auth: v4, hdr: []string{"If-Match", `"0123"`}, wantStatus: 412, wantCode: "PreconditionFailed"},
+		{name: "head if-match other", method: "HEAD", path: "/bkt/new", auth: v4, hdr: []string{"If-Match", `"0123"`}, wantStatus: 412},
+		{name: "get if-none-match", method: "GET", path: "/bkt/new", auth: v4, hdr: []string{"If-None-Match", helloETag}, wantStatus: 304},
+		{name: "put to delete", method: "PUT", path: "/bkt/gone", auth: v4, body: "bye", wantStatus: 200},
+		{name: "delete", method: "DELETE", path: "/bkt/gone", auth: v4, wantStatus: 204},
+		{name: "get deleted", method: "GET", path: "/bkt/gone", auth: v4, wantStatus: 404, wantCode: "NoSuchKey"},
+		{name: "delete missing", method: "DELETE", path: "/bkt/gone", auth: v4, wantStatus: 204},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,5 +237,82 @@ func TestWithSDK(t *testing.T) {
 	if _, err := c.CopyObject(ctx, &oss.CopyObjectRequest{Bucket: oss.Ptr("bkt"), Key: oss.Ptr("k2"), SourceKey: oss.Ptr("k"),
 		ForbidOverwrite: oss.Ptr("true")}); !errors.As(err, &se) || se.Code != "FileAlreadyExists" || se.StatusCode != 409 {
 		t.Errorf("CopyObject over an existing object with ForbidOverwrite = %v", err)
+	}
+
+	if _, err := c.DeleteObject(ctx, &oss.DeleteObjectRequest{Bucket: oss.Ptr("bkt"), Key: oss.Ptr("k2")}); err != nil {
+		t.Errorf("DeleteObject = %v", err)
+	}
+	if _, ok := srv.Object("bkt", "k2"); ok {
+		t.Error("DeleteObject left the object")
+	}
+}
+
+// TestConditionalWithSDK checks, with the real SDK, what a lease on OSS relies
+// on: a create-only PutObject fails with 409 FileAlreadyExists on an existing
+// object, the ETag changes when the object is replaced, and If-Match on
+// GetObject and HeadObject fails with 412 PreconditionFailed on another ETag.
+func TestConditionalWithSDK(t *testing.T) {
+	ctx := context.Background()
+	srv := osstest.NewServer()
+	defer srv.Close()
+	c := oss.NewClient(oss.LoadDefaultConfig().
+		WithCredentialsProvider(credentials.NewStaticCredentialsProvider(osstest.AccessKeyID, osstest.AccessKeySecret)).
+		WithRegion("cn-hangzhou").WithEndpoint(srv.URL).WithUsePathStyle(true).WithRetryMaxAttempts(1))
+	put := func(body string, forbid bool) (string, error) {
+		req := &oss.PutObjectRequest{Bucket: oss.Ptr("bkt"), Key: oss.Ptr("lock"), Body: strings.NewReader(body)}
+		if forbid {
+			req.ForbidOverwrite = oss.Ptr("true")
+		}
+		res, err := c.PutObject(ctx, req)
+		if err != nil {
+			return "", err
+		}
+		return oss.ToString(res.ETag), nil
+	}
+
+	first, err := put("one", true)
+	if err != nil || first == "" {
+		t.Fatalf("create-only PutObject of a new object = %q, %v", first, err)
+	}
+	var se *oss.ServiceError
+	if _, err := put("two", true); !errors.As(err, &se) || se.StatusCode != 409 || se.Code != "FileAlreadyExists" {
+		t.Fatalf("create-only PutObject of an existing object = %v, want 409 FileAlreadyExists", err)
+	}
+	if got, _ := srv.Object("bkt", "lock"); string(got) != "one" {
+		t.Errorf("the refused PutObject changed the object to %q", got)
+	}
+	second, err := put("two", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second == first {
+		t.Errorf("the ETag %s did not change when the object was replaced", first)
+	}
+
+	tests := []struct {
+		name    string
+		ifMatch string
+		want    int // 0: success
+	}{
+		{"current etag", second, 0},
+		{"replaced etag", first, 412},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := c.GetObject(ctx, &oss.GetObjectRequest{Bucket: oss.Ptr("bkt"), Key: oss.Ptr("lock"), IfMatch: oss.Ptr(tt.ifMatch)})
+			if err == nil {
+				res.Body.Close()
+			}
+			_, herr := c.HeadObject(ctx, &oss.HeadObjectRequest{Bucket: oss.Ptr("bkt"), Key: oss.Ptr("lock"), IfMatch: oss.Ptr(tt.ifMatch)})
+			for op, err := range map[string]error{"GetObject": err, "HeadObject": herr} {
+				var se *oss.ServiceError
+				switch {
+				case tt.want == 0 && err != nil:
+					t.Errorf("%s If-Match %s = %v", op, tt.ifMatch, err)
+				case tt.want != 0 && (!errors.As(err, &se) || se.StatusCode != tt.want || se.Code != "PreconditionFailed"):
+					t.Errorf("%s If-Match %s = %v, want %d PreconditionFailed", op, tt.ifMatch, err, tt.want)
+				}
+			}
+		})
 	}
 }
