@@ -14,7 +14,13 @@ import (
 	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/notify/alertmanager"
 	"github.com/backlog-alert/backlog-alert/notify/alertmanager/amtest"
+	"github.com/backlog-alert/backlog-alert/notify/notifytest"
 	"github.com/backlog-alert/backlog-alert/rules"
+)
+
+// The shared fixtures of the integrations' tests.
+var (
+	fast = notifytest.FastRetry
 )
 
 const (
@@ -22,9 +28,6 @@ const (
 	user     = "backlog"
 	password = "am-pass-9z8y7x6w"
 )
-
-// fast retries without waiting long, so that tests stay quick.
-var fast = notify.RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond}
 
 func newNotifier(s *amtest.Server, auth alertmanager.Auth) *alertmanager.Notifier {
 	return alertmanager.New(s.URL, auth, 5*time.Minute, nil, notify.WithRetry(fast), notify.WithLimiter(nil))

@@ -20,34 +20,21 @@ import (
 	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/notify/chattest"
 	"github.com/backlog-alert/backlog-alert/notify/dingtalk"
+	"github.com/backlog-alert/backlog-alert/notify/notifytest"
 	"github.com/backlog-alert/backlog-alert/rules"
+)
+
+// The shared fixtures of the integrations' tests.
+var (
+	alert  = notifytest.BacklogAlert
+	firing = notifytest.Firing
+	fast   = notifytest.FastRetry
 )
 
 const (
 	token  = "tok0a1b2c3d4e5f"
 	secret = "SEC0123456789abcdef"
 )
-
-// fast retries without waiting long, so that tests stay quick.
-var fast = notify.RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond}
-
-func alert(group string, sev rules.Severity, lag int64) rules.Alert {
-	return rules.Alert{
-		Rule: "orders", Region: "cn-shanghai", Instance: "alikafka-post-1", Group: group,
-		Level: rules.LevelGroup, Condition: rules.Backlog, Severity: sev,
-		Value: lag, Threshold: 10000, Lag: lag, AgeSeconds: 3*3600 + 300, AgeKnown: true,
-		Top: []rules.Contributor{{Topic: "orders", Lag: lag}},
-	}
-}
-
-// firing wraps alerts as newly firing items.
-func firing(alerts ...rules.Alert) []notify.Item {
-	out := make([]notify.Item, len(alerts))
-	for i, a := range alerts {
-		out[i] = notify.Item{Kind: rules.KindFiring, Alert: a}
-	}
-	return out
-}
 
 type body struct {
 	MsgType  string `json:"msgtype"`

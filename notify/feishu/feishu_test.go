@@ -18,7 +18,16 @@ import (
 	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/notify/feishu"
 	"github.com/backlog-alert/backlog-alert/notify/feishu/feishutest"
+	"github.com/backlog-alert/backlog-alert/notify/notifytest"
 	"github.com/backlog-alert/backlog-alert/rules"
+)
+
+// The shared fixtures of the integrations' tests.
+var (
+	alert  = notifytest.BacklogAlert
+	item   = notifytest.Item
+	firing = notifytest.Firing
+	fast   = notifytest.FastRetry
 )
 
 const (
@@ -27,33 +36,8 @@ const (
 	openID = "ou_7d8a6e6df7621556ce0d21922b676706"
 )
 
-// fast retries without waiting long, so that tests stay quick.
-var fast = notify.RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond}
-
 // evalTime is a fixed evaluation time, for tests that check times.
 var evalTime = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
-
-func alert(group string, sev rules.Severity, lag int64) rules.Alert {
-	return rules.Alert{
-		Rule: "orders", Region: "cn-shanghai", Instance: "alikafka-post-1", Group: group,
-		Level: rules.LevelGroup, Condition: rules.Backlog, Severity: sev,
-		Value: lag, Threshold: 10000, Lag: lag, AgeSeconds: 3*3600 + 300, AgeKnown: true,
-		Top: []rules.Contributor{{Topic: "orders", Lag: lag}},
-	}
-}
-
-func item(kind rules.Kind, group string, sev rules.Severity, lag int64) notify.Item {
-	return notify.Item{Kind: kind, Alert: alert(group, sev, lag)}
-}
-
-// firing wraps alerts as newly firing items.
-func firing(alerts ...rules.Alert) []notify.Item {
-	out := make([]notify.Item, len(alerts))
-	for i, a := range alerts {
-		out[i] = notify.Item{Kind: rules.KindFiring, Alert: a}
-	}
-	return out
-}
 
 type text struct {
 	Tag     string `json:"tag"`

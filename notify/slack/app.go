@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -291,6 +292,9 @@ func (a *App) classify(ctx context.Context, err error) error {
 // appHint explains the Web API's error codes that a person can fix, and
 // which are worth retrying.
 func appHint(code string) (hint string, retry bool) {
+	if slices.Contains(messageGone, code) {
+		return "the message can no longer be edited or replied to: a new one is posted", false
+	}
 	switch code {
 	case "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive":
 		return "the bot token is wrong or revoked: reinstall the app and update the token", false
@@ -304,8 +308,7 @@ func appHint(code string) (hint string, retry bool) {
 		return "the channel is archived: point the channel at another", false
 	case "msg_too_long", "invalid_blocks", "invalid_attachments", "no_text":
 		return "Slack refused the message's content", false
-	case "message_not_found", "cant_update_message", "edit_window_closed", "thread_not_found":
-		return "the message can no longer be edited or replied to: a new one is posted", false
+
 	case "internal_error", "fatal_error", "service_unavailable", "request_timeout":
 		return "", true
 	}
@@ -315,16 +318,13 @@ func appHint(code string) (hint string, retry bool) {
 // gone reports whether the message can no longer be edited or replied to:
 // deleted, too old for the workspace's edit window, or not ours.
 func gone(err error) bool {
-	var he *notify.HTTPError
-	if !errors.As(err, &he) {
-		return false
-	}
-	switch he.Code {
-	case "message_not_found", "cant_update_message", "edit_window_closed", "thread_not_found":
-		return true
-	}
-	return false
+	he, ok := errors.AsType[*notify.HTTPError](err)
+	return ok && slices.Contains(messageGone, he.Code)
 }
+
+// messageGone are the Web API's answers for a message that can no longer be
+// edited or replied to.
+var messageGone = []string{"message_not_found", "cant_update_message", "edit_window_closed", "thread_not_found"}
 
 // digestMessage is the one message a run posts when it has more new
 // sections than DigestAfter: the headline, and a note that each is in its

@@ -15,14 +15,18 @@ import (
 
 	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/notify/chattest"
+	"github.com/backlog-alert/backlog-alert/notify/notifytest"
 	"github.com/backlog-alert/backlog-alert/notify/slack"
 	"github.com/backlog-alert/backlog-alert/rules"
 )
 
-var evalTime = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+// The shared fixtures of the integrations' tests.
+var (
+	firing = notifytest.Firing
+	fast   = notifytest.FastRetry
+)
 
-// fast retries without waiting long, so that tests stay quick.
-var fast = notify.RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond}
+var evalTime = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 
 func alert(group string, sev rules.Severity, lag int64) rules.Alert {
 	return rules.Alert{
@@ -31,15 +35,6 @@ func alert(group string, sev rules.Severity, lag int64) rules.Alert {
 		Value: lag, Threshold: 10000, Lag: lag, AgeSeconds: 42 * 60, AgeKnown: true,
 		Top: []rules.Contributor{{Topic: "orders", Lag: lag - 100}, {Topic: "payments", Lag: 100}},
 	}
-}
-
-// firing wraps alerts as newly firing items.
-func firing(alerts ...rules.Alert) []notify.Item {
-	out := make([]notify.Item, len(alerts))
-	for i, a := range alerts {
-		out[i] = notify.Item{Kind: rules.KindFiring, Alert: a}
-	}
-	return out
 }
 
 // sent is the part of a webhook body the tests look at. Attachments are kept

@@ -11,18 +11,21 @@ import (
 	"time"
 
 	"github.com/backlog-alert/backlog-alert/notify"
+	"github.com/backlog-alert/backlog-alert/notify/notifytest"
 	"github.com/backlog-alert/backlog-alert/notify/webhook"
 	"github.com/backlog-alert/backlog-alert/notify/webhook/webhooktest"
 	"github.com/backlog-alert/backlog-alert/rules"
+)
+
+// The shared fixtures of the integrations' tests.
+var (
+	fast = notifytest.FastRetry
 )
 
 const (
 	secret = "whsec-0a1b2c3d4e5f6a7b"
 	apiKey = "key-9f8e7d6c5b4a3f2e"
 )
-
-// fast retries without waiting long, so that tests stay quick.
-var fast = notify.RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond}
 
 // evalTime is a fixed evaluation time.
 var evalTime = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
