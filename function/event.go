@@ -196,6 +196,12 @@ func Blind(rep *Report) error {
 	return fmt.Errorf("%w: %s", ErrBlind, rep.Errors[0])
 }
 
+// ReadingTime is how long a run with this timeout may spend reading groups.
+func ReadingTime(timeout time.Duration) time.Duration {
+	now := time.Now()
+	return fetchBudget(now.Add(timeout), now).Sub(now)
+}
+
 // fetchBudget returns the deadline by which fetching must stop so that
 // notifying (and, later, saving state) still fits before the platform's
 // deadline: a fifth of the time left, between 2 s and 15 s.

@@ -221,16 +221,29 @@ func TestCorruptStateRecovered(t *testing.T) {
 	}
 }
 
-func TestNewerStateIsRefused(t *testing.T) {
-	w := newWorld(t, lifecycleRules)
-	doc := []byte(`{"version": 99, "alerts": {}}`)
-	os.WriteFile(w.state, doc, 0o600)
-	_, err := Run(context.Background(), Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state})
-	if ExitCode(nil, err) != ExitSetup || !strings.Contains(err.Error(), "newer version") {
-		t.Fatalf("err = %v", err)
-	}
-	if data, _ := os.ReadFile(w.state); string(data) != string(doc) {
-		t.Error("the newer state was overwritten")
+// A state location holding what this program must not replace — a newer
+// version's state, another program's JSON — stops the run before any API
+// call, and is left as it was.
+func TestStateNotOursIsRefused(t *testing.T) {
+	for _, tc := range []struct{ name, doc, says string }{
+		{"newer version", `{"format": "backlog-alert/state", "version": 99, "alerts": {}}`, "newer version"},
+		{"another program's JSON", `{"version": 1, "name": "deploy-bot", "targets": ["a"]}`, "not a backlog-alert state document"},
+		{"a JSON array", `[{"version": 1}]`, "not a backlog-alert state document"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, lifecycleRules)
+			os.WriteFile(w.state, []byte(tc.doc), 0o600)
+			_, err := Run(context.Background(), Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state})
+			if ExitCode(nil, err) != ExitSetup || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("err = %v", err)
+			}
+			if data, _ := os.ReadFile(w.state); string(data) != tc.doc {
+				t.Error("the document was overwritten")
+			}
+			if n := len(w.api.Requests()); n != 0 {
+				t.Errorf("%d OpenAPI calls before refusing", n)
+			}
+		})
 	}
 }
 

@@ -158,17 +158,27 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	for _, g := range step.Gone {
 		log.Warn("consumer group gone", "region", g.Region, "instance", g.Instance, "group", g.Group, "reason", g.Reason)
 	}
-	// With several channels, what each accepted is saved as it happens, so
-	// that a crash part way repeats at most the message that was in flight.
-	checkpoint := func() {}
-	if canSave && !opts.DryRun && len(step.Outbox) > 1 {
-		checkpoint = func() {
-			if err := lease.save(ctx, store, step.State, now); err != nil {
-				log.Warn("cannot save state after a channel's delivery; saving again at the end", "error", scrub.string(err.Error()))
+	// Nothing is sent that the state cannot record: it would be sent again
+	// every run.
+	var unsaved error
+	if !opts.DryRun && len(step.Outbox) > 0 {
+		unsaved = recordable(ctx, lease, store, step.State, now, canSave)
+	}
+	if unsaved != nil {
+		rep.Notifications = holdBack(ctx, file, store, &step, unsaved, now, opts, log, scrub, rep)
+	} else {
+		// With several channels, what each accepted is saved as it happens, so
+		// that a crash part way repeats at most the message that was in flight.
+		checkpoint := func() {}
+		if canSave && !opts.DryRun && len(step.Outbox) > 1 {
+			checkpoint = func() {
+				if err := lease.save(ctx, store, step.State, now); err != nil {
+					log.Warn("cannot save state after a channel's delivery; saving again at the end", "error", scrub.string(err.Error()))
+				}
 			}
 		}
+		rep.Notifications = deliver(ctx, file, &step, now, opts, log, scrub, checkpoint)
 	}
-	rep.Notifications = deliver(ctx, file, &step, now, opts, log, scrub, checkpoint)
 	rep.Alerts = append(rep.Alerts, step.Alerts...)
 	for _, a := range rep.Alerts {
 		log.Info("alert", "rule", a.Rule, "instance", a.Instance, "group", a.Group, "topic", a.Topic, "condition", a.Condition,
@@ -182,7 +192,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 	// State is saved even when some notifications failed: what failed is
 	// due again, and is sent, on the next run.
-	if canSave && !opts.DryRun {
+	if canSave && !opts.DryRun && unsaved == nil {
 		saveState(ctx, lease, store, step.State, now, rep, log, scrub)
 	}
 	log.Info("run complete", "groups", rep.Groups, "alerts", len(rep.Alerts), "errors", len(rep.Errors))
@@ -212,8 +222,7 @@ func credentials(given *alikafka.Credentials) (alikafka.Credentials, error) {
 // fit before the platform's deadline. The replies' timestamps are judged
 // against now, the run's evaluation time.
 func fetch(ctx context.Context, opts Options, creds alikafka.Credentials, file *rules.File, now time.Time) alikafka.Outcome {
-	// A call in flight cannot be cancelled (the SDK takes no context), so its
-	// timeout must fit the budget too.
+	// A call still in flight when the budget ends is cut then.
 	cfg := alikafka.Config{Credentials: creds, Endpoint: opts.Endpoint, QPS: file.API.QPS, Concurrency: file.API.Concurrency, Timeout: file.API.Timeout, Now: now}
 	switch file.API.Retries {
 	case -1: // not set: the client's default
@@ -223,10 +232,8 @@ func fetch(ctx context.Context, opts Options, creds alikafka.Credentials, file *
 		cfg.Retries = file.API.Retries
 	}
 	if deadline, ok := ctx.Deadline(); ok {
-		stop := fetchBudget(deadline, time.Now())
-		cfg.Timeout = min(cmp.Or(cfg.Timeout, alikafka.DefaultTimeout), max(time.Until(stop), time.Second))
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, stop)
+		ctx, cancel = context.WithDeadline(ctx, fetchBudget(deadline, time.Now()))
 		defer cancel()
 	}
 	sels := make([]alikafka.Selection, len(file.Rules))
@@ -269,10 +276,7 @@ func unread(out alikafka.Outcome) func(region, instance, group string) bool {
 // checkpoint, called after each channel's record (with the state locked
 // against the other channels' records), saves what is known so far.
 func deliver(ctx context.Context, f *rules.File, step *lifecycle.Outcome, now time.Time, opts Options, log *slog.Logger, scrub *scrubber, checkpoint func()) []Notification {
-	client := opts.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
+	client := httpClient(opts)
 	results := make([]Notification, len(step.Outbox))
 	var wg sync.WaitGroup
 	var mu sync.Mutex // guards step while deliveries are recorded
@@ -308,6 +312,14 @@ func deliver(ctx context.Context, f *rules.File, step *lifecycle.Outcome, now ti
 	}
 	wg.Wait()
 	return results
+}
+
+// httpClient posts to the chat channels.
+func httpClient(opts Options) *http.Client {
+	if opts.HTTPClient != nil {
+		return opts.HTTPClient
+	}
+	return &http.Client{Timeout: 10 * time.Second}
 }
 
 func notifyItems(items []lifecycle.Item) []notify.Item {
@@ -407,8 +419,8 @@ type storedState struct {
 // loadState reads the prior state. Nothing there yet is an empty state. A
 // store that cannot be read is reported and the run goes on from empty
 // state without saving, so a passing outage does not wipe the real state.
-// Only a document from a newer version stops the run, before any API call:
-// overwriting it would lose what that version knows.
+// Only a document from a newer version, or another program's JSON, stops
+// the run, before any API call: overwriting it would lose what it holds.
 func loadState(ctx context.Context, store state.Store, rep *Report, log *slog.Logger) (storedState, error) {
 	if store.Ephemeral() {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("state is kept in %s, which is lost when the instance is recycled: alerts may repeat and resolutions be missed; set BACKLOG_ALERT_STATE to an oss:// location or a NAS mount", store))
@@ -418,12 +430,15 @@ func loadState(ctx context.Context, store state.Store, rep *Report, log *slog.Lo
 	case errors.Is(err, state.ErrNotFound):
 		return storedState{canSave: true}, nil
 	case err != nil:
-		msg := fmt.Sprintf("cannot read state from %s, continuing from empty state and not saving: %v", store, err)
+		msg := fmt.Sprintf("cannot read state from %s, continuing from empty state, sending nothing due and saving nothing: %v", store, err)
 		rep.Errors = append(rep.Errors, msg)
 		log.Error("cannot read state", "error", msg)
 		return storedState{}, nil
 	}
-	if err := lifecycle.CheckNewer(data); err != nil {
+	if err := lifecycle.CheckOwned(data); err != nil {
+		if errors.Is(err, lifecycle.ErrForeign) {
+			return storedState{}, fmt.Errorf("%s holds JSON that is %w: refusing to overwrite it; point --state or BACKLOG_ALERT_STATE elsewhere", store, err)
+		}
 		return storedState{}, fmt.Errorf("%s: %w", store, err)
 	}
 	return storedState{data: data, canSave: true}, nil
@@ -535,7 +550,9 @@ const saveBudget = 10 * time.Second
 func save(ctx context.Context, store state.Store, st *lifecycle.State, now time.Time) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveBudget)
 	defer cancel()
-	data, err := st.Encode(now)
+	// Over the size a store takes, the oldest history goes (saveState
+	// reports it): a state that grew too large is still saved.
+	data, err := st.EncodeWithin(now, state.MaxDocumentSize)
 	if err == nil {
 		err = store.Save(ctx, data)
 	}
@@ -549,6 +566,13 @@ func saveState(ctx context.Context, lease *lease, store state.Store, st *lifecyc
 		msg := scrub.string(fmt.Sprintf("saving state to %s: %v", store, err))
 		rep.Errors = append(rep.Errors, msg)
 		log.Error("cannot save state", "error", msg)
+		return
+	}
+	forgetHeld(store)
+	if c, ok := st.Compacted(); ok {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("state in %s would have been %d bytes, over the %d a state document may hold: the %d oldest samples of history (of %d groups and places, those without an alert first) were dropped to save it in %d bytes",
+			store, c.Before, state.MaxDocumentSize, c.Samples, c.Histories, c.After))
+		log.Warn("state compacted to fit: oldest history dropped", "bytes_before", c.Before, "bytes_after", c.After, "samples", c.Samples, "histories", c.Histories)
 	}
 }
 

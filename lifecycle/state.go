@@ -5,6 +5,7 @@
 package lifecycle
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +19,22 @@ import (
 // A document with a higher version is refused rather than overwritten.
 const SchemaVersion = 1
 
-// HistoryLen bounds each group's history of samples.
+// Format marks a document as backlog-alert's state, so that another program's
+// JSON at the state's location is refused rather than overwritten.
+const Format = "backlog-alert/state"
+
+// HistoryLen bounds the history of samples of a group that has an alert
+// (pending, firing, or resolved and still owed to a channel).
 const HistoryLen = 24
+
+// QuietHistoryLen bounds the history of a group without an alert: most
+// groups, most of the time. It is what a group's first alert needs to show
+// the same rates and estimate as with a full history (rates over up to
+// maxRateBack runs back, and the last four lags to tell a steady rise or
+// fall), and one more; the history grows to HistoryLen while the group
+// alerts. Keeping HistoryLen samples of every quiet group would make the
+// state document and each run's memory several times larger.
+const QuietHistoryLen = maxRateBack + 1
 
 // PlaceHistoryLen bounds the history of a topic or partition, kept only while
 // it has an alert.
@@ -27,12 +42,20 @@ const PlaceHistoryLen = 12
 
 // State is everything that spans runs.
 type State struct {
+	Format  string    `json:"format"`
 	Version int       `json:"version"`
 	Saved   time.Time `json:"saved"`
 	// Alerts by rules.Alert.Key().
 	Alerts map[string]*AlertState `json:"alerts"`
 	// Groups by groupKey.
 	Groups map[string]*GroupState `json:"groups"`
+
+	// size is the length of the document last decoded or encoded: the next
+	// encoding starts with room for about as much.
+	size int
+	// compacted is what EncodeWithin dropped to fit the document in its
+	// bound; nil when nothing was.
+	compacted *Compaction
 }
 
 // AlertState is one alert's life so far.
@@ -83,15 +106,15 @@ type GroupState struct {
 	// GoneSince is set while the group is no longer read (deleted, or no
 	// longer selected by any rule).
 	GoneSince time.Time `json:"gone_since,omitzero"`
-	History   []Sample  `json:"history,omitempty"`
+	History   History   `json:"history,omitempty"`
 	// Places hold, by placeKey, the history of each topic or partition of
 	// the group that has an alert (pending, firing, or resolved and still
 	// owed to a channel): the trend of a topic- or partition-level alert is
 	// its own. A place is forgotten as soon as it has no alert.
-	Places map[string][]Sample `json:"places,omitempty"`
+	Places map[string]History `json:"places,omitempty"`
 	// Offsets remember, per place a stuck rule watches, the committed
 	// offset and since when it has not moved.
-	Offsets map[string]*Mark `json:"offsets,omitempty"`
+	Offsets Marks `json:"offsets,omitempty"`
 }
 
 // Sample is one run's view of a group, topic or partition: its lag and
@@ -104,18 +127,22 @@ type Sample struct {
 	Partitions int
 }
 
-// MarshalJSON writes a sample as a compact array: state documents hold
-// HistoryLen of them for every watched group.
+// MarshalJSON writes a sample as a compact array, [time (Unix seconds),
+// lag, broker, consumer, partitions]: state documents hold many of them.
 func (s Sample) MarshalJSON() ([]byte, error) {
-	return json.Marshal([5]int64{s.Time.Unix(), s.Lag, s.Broker, s.Consumer, int64(s.Partitions)})
+	return s.appendJSON(make([]byte, 0, 64)), nil
 }
 
 func (s *Sample) UnmarshalJSON(b []byte) error {
-	var a [5]int64
+	if v, rest, ok := parseSample(b); ok && len(skipSpace(rest)) == 0 {
+		*s = v
+		return nil
+	}
+	var a [5]int64 // anything unusual, and errors, the standard way
 	if err := json.Unmarshal(b, &a); err != nil {
 		return err
 	}
-	*s = Sample{Time: time.Unix(a[0], 0).UTC(), Lag: a[1], Broker: a[2], Consumer: a[3], Partitions: int(a[4])}
+	*s = sampleOf5(a)
 	return nil
 }
 
@@ -127,15 +154,20 @@ type Mark struct {
 	// the offset was seen moving: it may have stood still long before.
 	// Marks written before this field existed count as exact.
 	First bool `json:"first,omitempty"`
+	// seen is set, within Step, for a place observed in the run.
+	seen bool
 }
 
 // New returns an empty state.
 func New() *State {
-	return &State{Version: SchemaVersion, Alerts: map[string]*AlertState{}, Groups: map[string]*GroupState{}}
+	return &State{Format: Format, Version: SchemaVersion, Alerts: map[string]*AlertState{}, Groups: map[string]*GroupState{}}
 }
 
 // ErrNewerVersion means the document was written by a newer backlog-alert.
 var ErrNewerVersion = errors.New("state written by a newer version of backlog-alert")
+
+// ErrForeign means the document is JSON, but not backlog-alert's state.
+var ErrForeign = errors.New("not a backlog-alert state document")
 
 // Decode reads a state document. A document that is not a valid state is
 // an error the caller sets aside; one from a newer schema wraps
@@ -148,6 +180,7 @@ func Decode(data []byte) (*State, error) {
 	if err := json.Unmarshal(data, s); err != nil {
 		return nil, fmt.Errorf("state is not a valid document: %w", err)
 	}
+	s.size = len(data)
 	if s.Alerts == nil {
 		s.Alerts = map[string]*AlertState{}
 	}
@@ -164,32 +197,49 @@ func Decode(data []byte) (*State, error) {
 			delete(s.Groups, k)
 		}
 	}
+	s.share()
 	return s, nil
 }
 
-// CheckNewer reports, without decoding the whole document, whether it was
-// written by a newer schema (an error wrapping ErrNewerVersion); anything
-// else, corrupt documents included, is left to Decode.
-func CheckNewer(data []byte) error {
-	if err := checkVersion(data); errors.Is(err, ErrNewerVersion) {
+// CheckOwned returns an error, to be refused rather than overwritten, when
+// the document is not this program's to replace: written by a newer schema
+// (wrapping ErrNewerVersion) or by another program (wrapping ErrForeign).
+// Anything else, corrupt documents included, is left to Decode.
+func CheckOwned(data []byte) error {
+	if err := checkVersion(data); errors.Is(err, ErrNewerVersion) || errors.Is(err, ErrForeign) {
 		return err
 	}
 	return nil
 }
 
+// present notes that a key is there without keeping a copy of its value.
+type present bool
+
+func (p *present) UnmarshalJSON([]byte) error { *p = true; return nil }
+
 func checkVersion(data []byte) error {
-	var head struct {
-		Version *int `json:"version"`
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] != '{' && json.Valid(data) {
+		return fmt.Errorf("%w (not a JSON object)", ErrForeign)
 	}
-	// Decoding into a struct with one field skips the rest cheaply.
+	var head struct {
+		Format         *string `json:"format"`
+		Version        *int    `json:"version"`
+		Alerts, Groups present
+	}
+	// Decoding into a struct of a few fields skips the rest cheaply.
 	if err := json.Unmarshal(data, &head); err != nil {
 		return fmt.Errorf("state is not valid JSON: %w", err)
 	}
 	switch {
+	case head.Format != nil && *head.Format != Format:
+		return fmt.Errorf("%w (its \"format\" is not %q)", ErrForeign, Format)
+	case head.Version != nil && *head.Version > SchemaVersion:
+		return fmt.Errorf("%w (schema %d; this program reads up to %d): upgrade backlog-alert", ErrNewerVersion, *head.Version, SchemaVersion)
+	case head.Format == nil && (head.Version == nil || !bool(head.Alerts) || !bool(head.Groups)):
+		// Documents written before the format mark have all three.
+		return fmt.Errorf("%w (no \"format\": %q)", ErrForeign, Format)
 	case head.Version == nil:
 		return errors.New("state has no version")
-	case *head.Version > SchemaVersion:
-		return fmt.Errorf("%w (schema %d; this program reads up to %d): upgrade backlog-alert", ErrNewerVersion, *head.Version, SchemaVersion)
 	case *head.Version < 1:
 		return fmt.Errorf("state has an invalid version %d", *head.Version)
 	}
@@ -200,11 +250,11 @@ func checkVersion(data []byte) error {
 // recomputed from the groups' and places' history every run, and a copy per
 // alert would double the document at scale.
 func (s *State) Encode(now time.Time) ([]byte, error) {
-	s.Version, s.Saved = SchemaVersion, now.UTC()
+	s.Format, s.Version, s.Saved = Format, SchemaVersion, now.UTC()
 	for _, a := range s.Alerts {
 		a.Alert.Trend = nil
 	}
-	return json.Marshal(s)
+	return s.encode()
 }
 
 func groupKey(region, instance, group string) string {
@@ -224,16 +274,24 @@ func placeKey(a rules.Alert) string {
 	return a.Topic + "\x00" + strconv.Itoa(*a.Partition)
 }
 
-// prunePlaces forgets the history of every place that no longer has an
-// alert in the state.
-func (s *State) prunePlaces() {
-	keep := map[string]bool{}
+// prune forgets the history of every place that no longer has an alert in
+// the state, and all but the last QuietHistoryLen samples of every group
+// without one.
+func (s *State) prune() {
+	keep := map[string]bool{}     // places with an alert
+	alerting := map[string]bool{} // groups with an alert
 	for _, as := range s.Alerts {
+		gk := groupKey(as.Alert.Region, as.Alert.Instance, as.Alert.Group)
+		alerting[gk] = true
 		if pk := placeKey(as.Alert); pk != "" {
-			keep[groupKey(as.Alert.Region, as.Alert.Instance, as.Alert.Group)+"\x00"+pk] = true
+			keep[gk+"\x00"+pk] = true
 		}
 	}
 	for gk, gs := range s.Groups {
+		if n := len(gs.History); n > QuietHistoryLen && !alerting[gk] {
+			// In place: the next run appends to the same array.
+			gs.History = gs.History[:copy(gs.History, gs.History[n-QuietHistoryLen:])]
+		}
 		for pk := range gs.Places {
 			if !keep[gk+"\x00"+pk] {
 				delete(gs.Places, pk)

@@ -118,8 +118,9 @@ func Step(prior *State, in Input) Outcome {
 	if st == nil {
 		st = New()
 	}
-	// Once the alerts are settled: places without an alert forget their history.
-	defer st.prunePlaces()
+	// Once the alerts are settled: places without an alert forget their
+	// history, groups without one keep only a short history.
+	defer st.prune()
 	now := in.Now
 	unread := in.Unread
 	if unread == nil {
@@ -148,7 +149,6 @@ func Step(prior *State, in Input) Outcome {
 	}
 
 	// Groups read in this run: history, and so the trend.
-	trends := map[string]*rules.Trend{}
 	for _, g := range in.Snapshot.Groups {
 		k := groupKey(g.Region, g.Instance, g.Group)
 		gs := st.Groups[k]
@@ -157,15 +157,36 @@ func Step(prior *State, in Input) Outcome {
 			st.Groups[k] = gs
 		}
 		gs.LastSeen, gs.GoneSince = now, time.Time{}
-		gs.History = append(gs.History, sampleOf(g, now))
-		if n := len(gs.History); n > HistoryLen {
-			gs.History = slices.Clone(gs.History[n-HistoryLen:])
-		}
-		trends[k] = trendOf(gs.History)
+		gs.History = appendSample(gs.History, sampleOf(g, now), HistoryLen)
 	}
-	observed := make(map[string]rules.Observation, len(res.Observations))
-	for _, o := range res.Observations {
-		observed[o.At.Key()] = o
+	// The snapshot's partitions are not needed any more: at 10,000 groups
+	// they are megabytes the rest of the step can do without.
+	in.Snapshot = progress.Snapshot{}
+	// A group's trend is worked out when an alert asks for it: most groups
+	// have none.
+	trends := map[string]*rules.Trend{}
+	groupTrend := func(gk string) *rules.Trend {
+		if t, done := trends[gk]; done {
+			return t
+		}
+		var t *rules.Trend
+		if gs := st.Groups[gk]; gs != nil && gs.LastSeen.Equal(now) {
+			t = trendOf(gs.History) // read in this run
+		}
+		trends[gk] = t
+		return t
+	}
+	// Observations by place (identity): an index into res.Observations, not
+	// a copy of each.
+	observedAt := make(map[string]int, len(res.Observations))
+	for i := range res.Observations {
+		observedAt[res.Observations[i].At.Key()] = i
+	}
+	observed := func(place string) (rules.Observation, bool) {
+		if i, ok := observedAt[place]; ok {
+			return res.Observations[i], true
+		}
+		return rules.Observation{}, false
 	}
 	// Topics and partitions with an alert keep their own history: this
 	// run's sample is added once, when the place's trend is first asked for.
@@ -174,26 +195,23 @@ func Step(prior *State, in Input) Outcome {
 		gk := groupKey(a.Region, a.Instance, a.Group)
 		pk := placeKey(a)
 		if pk == "" {
-			return trends[gk]
+			return groupTrend(gk)
 		}
 		k := gk + "\x00" + pk
 		if t, done := placeTrends[k]; done {
 			return t
 		}
 		gs := st.Groups[gk]
-		o, seen := observed[identity(a)]
+		o, seen := observed(identity(a))
 		if gs == nil || !seen {
 			// Not read in this run: no sample, and no trend to show.
 			placeTrends[k] = nil
 			return nil
 		}
 		if gs.Places == nil {
-			gs.Places = map[string][]Sample{}
+			gs.Places = map[string]History{}
 		}
-		h := append(gs.Places[pk], placeSample(o, now))
-		if n := len(h); n > PlaceHistoryLen {
-			h = slices.Clone(h[n-PlaceHistoryLen:])
-		}
+		h := appendSample(gs.Places[pk], placeSample(o, now), PlaceHistoryLen)
 		gs.Places[pk] = h
 		placeTrends[k] = trendOf(h)
 		return placeTrends[k]
@@ -213,7 +231,8 @@ func Step(prior *State, in Input) Outcome {
 		a.Trend = trendFor(a)
 		current[a.Key()] = a
 	}
-	marksSeen := map[string]map[string]bool{}
+	// Groups whose marks were seen in this run; each seen mark is flagged.
+	marking := map[*GroupState]bool{}
 	for _, o := range res.Observations {
 		rule := ruleOf(o.At.Rule)
 		if rule.Stuck == nil {
@@ -221,33 +240,25 @@ func Step(prior *State, in Input) Outcome {
 		}
 		gk := groupKey(o.At.Region, o.At.Instance, o.At.Group)
 		gs := st.Groups[gk]
-		if gs.Offsets == nil {
-			gs.Offsets = map[string]*Mark{}
-		}
 		mk := markKey(o.At)
-		m := gs.Offsets[mk]
-		if m == nil || m.Committed != o.Committed {
-			// A place not watched before has stood still at least since now;
-			// one whose offset changed moved (at most) a run ago.
-			m = &Mark{Committed: o.Committed, Since: now, First: m == nil}
-			gs.Offsets[mk] = m
+		m := gs.Offsets.Get(mk)
+		switch {
+		case m == nil:
+			// A place not watched before has stood still at least since now.
+			m = gs.Offsets.Add(mk, Mark{Committed: o.Committed, Since: now, First: true})
+		case m.Committed != o.Committed:
+			// Its offset changed: it moved (at most) a run ago.
+			*m = Mark{Committed: o.Committed, Since: now}
 		}
-		if marksSeen[gk] == nil {
-			marksSeen[gk] = map[string]bool{}
-		}
-		marksSeen[gk][mk] = true
+		m.seen, marking[gs] = true, true
 		if a, ok := stuck(rule, o, m, now); ok {
 			a.Trend = trendFor(a)
 			current[a.Key()] = a
 		}
 	}
 	// Places that are gone are forgotten at once.
-	for gk, seen := range marksSeen {
-		for mk := range st.Groups[gk].Offsets {
-			if !seen[mk] {
-				delete(st.Groups[gk].Offsets, mk)
-			}
-		}
+	for gs := range marking {
+		gs.Offsets.keepSeen()
 	}
 
 	// Hysteresis: a firing backlog alert stays firing until its value drops
@@ -257,7 +268,7 @@ func Step(prior *State, in Input) Outcome {
 			continue
 		}
 		rule := ruleOf(a.Alert.Rule)
-		o, seen := observed[identity(a.Alert)]
+		o, seen := observed(identity(a.Alert))
 		if rule == nil || rule.Backlog == nil || !seen || o.At.Lag < rule.Backlog.ResolveBelow {
 			continue
 		}
@@ -351,7 +362,7 @@ func Step(prior *State, in Input) Outcome {
 		case gone[gk] || unread(as.Alert.Region, as.Alert.Instance, as.Alert.Group) || !rule.Active(now):
 			// kept as it was
 		default:
-			o, seen := observed[identity(as.Alert)]
+			o, seen := observed(identity(as.Alert))
 			switch {
 			case !seen, as.FiringSince.IsZero():
 				delete(st.Alerts, key) // its topic or partition is gone, or it was only pending

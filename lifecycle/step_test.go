@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -373,14 +374,26 @@ func TestDecode(t *testing.T) {
 	if _, err := Decode([]byte(`{"version": 2, "alerts": {}}`)); err == nil || !strings.Contains(err.Error(), "newer version") {
 		t.Errorf("newer schema: %v", err)
 	}
-	for _, bad := range []string{`not json`, `{"alerts": {}}`, `{"version": 1, "alerts": []}`, `{"version": 0}`} {
-		if _, err := Decode([]byte(bad)); err == nil {
-			t.Errorf("Decode(%q) accepted", bad)
+	for _, bad := range []string{`not json`, `{"format": "backlog-alert/state", "version": 1, "alerts": []}`, `{"format": "backlog-alert/state", "version": 0}`, `{"format": "backlog-alert/state"}`} {
+		if _, err := Decode([]byte(bad)); err == nil || CheckOwned([]byte(bad)) != nil {
+			t.Errorf("Decode(%q) accepted, or it was not ours to set aside", bad)
 		}
 	}
-	s, err := Decode([]byte(`{"version": 1}`))
-	if err != nil || s.Alerts == nil || s.Groups == nil {
-		t.Errorf("minimal document: %v %+v", err, s)
+	// Another program's JSON is not ours to set aside or overwrite.
+	for _, foreign := range []string{`{"version": 1}`, `{"version": 1, "alerts": {}, "config": {}}`, `{"format": "other", "version": 1, "alerts": {}, "groups": {}}`, `[1]`, `{"alerts": {}, "groups": {}}`} {
+		if err := CheckOwned([]byte(foreign)); !errors.Is(err, ErrForeign) {
+			t.Errorf("CheckOwned(%q) = %v, want ErrForeign", foreign, err)
+		}
+	}
+	for _, doc := range []string{`{"format": "backlog-alert/state", "version": 1}`, `{"version": 1, "saved": "2026-01-01T00:00:00Z", "alerts": null, "groups": {}}`} {
+		s, err := Decode([]byte(doc))
+		if err != nil || s.Alerts == nil || s.Groups == nil {
+			t.Errorf("minimal document %s: %v %+v", doc, err, s)
+		}
+	}
+	data, err := New().Encode(t0)
+	if err != nil || !strings.HasPrefix(string(data), `{"format":"backlog-alert/state",`) {
+		t.Errorf("Encode = %s, %v", data, err)
 	}
 }
 

@@ -20,6 +20,17 @@ func sampleOf(g progress.Group, now time.Time) Sample {
 	return s
 }
 
+// appendSample adds s to the history h, which keeps at most max samples:
+// the oldest go. A full history is shifted in place rather than copied, so
+// that a run adds no allocation per group.
+func appendSample(h []Sample, s Sample, max int) []Sample {
+	if len(h) >= max {
+		n := copy(h, h[len(h)-max+1:])
+		return append(h[:n], s)
+	}
+	return append(h, s)
+}
+
 // placeSample is one run's view of the place an observation is about: a
 // topic or a partition.
 func placeSample(o rules.Observation, now time.Time) Sample {

@@ -250,7 +250,7 @@ func TestOldStateDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	gs := st.Groups["cn-hangzhou/i/a"]
-	if gs.Places != nil || gs.Offsets["x"].First || len(gs.History) != 1 {
+	if gs.Places != nil || gs.Offsets.Get("x").First || len(gs.History) != 1 {
 		t.Errorf("decoded %+v", gs)
 	}
 	// What this version adds is left out when empty.

@@ -34,6 +34,7 @@ type Catalog struct {
 
 	// The headline and the line under it.
 	HeadBlindOne   string                // instance
+	HeadBlindState string                // state location
 	HeadBlindMany  string                // count
 	HeadBehind     [2]string             // count: one group, many groups
 	HeadKinds      map[rules.Kind]string // count: "%d escalated"
@@ -96,14 +97,16 @@ type Catalog struct {
 	TrendGrowing     string // rate
 
 	// The monitor's own alerts.
-	BlindFiring   string // instance, reason
-	BlindMeaning  string
-	BlindResolved string // instance
-	BlindWas      string // reason
-	BlindRegion   string // region
+	BlindFiring  string // instance, reason
+	BlindMeaning string
+	// BlindStateMeaning replaces BlindMeaning when the state cannot be saved.
+	BlindStateMeaning string
+	BlindResolved     string // instance
+	BlindWas          string // reason
+	BlindRegion       string // region
 	// Why it cannot see, by rules.BlindCause kind; the arguments are those
 	// of English's, in this order: code / error / unreadable, groups, error /
-	// error.
+	// error / held, error.
 	BlindCauses map[string]string
 }
 
@@ -116,6 +119,8 @@ func (c *Catalog) BlindReason(b rules.BlindCause) string {
 		return fmt.Sprintf(c.BlindCauses[b.Kind], b.Unreadable, b.Groups, b.Error)
 	case rules.BlindListing, rules.BlindRules:
 		return fmt.Sprintf(c.BlindCauses[b.Kind], b.Error)
+	case rules.BlindState:
+		return fmt.Sprintf(c.BlindCauses[b.Kind], b.Held, b.Error)
 	}
 	return b.Error
 }

@@ -41,9 +41,10 @@ var English = &Catalog{
 		return fmt.Sprintf(many, n)
 	},
 
-	HeadBlindOne:  "backlog-alert cannot see %s",
-	HeadBlindMany: "backlog-alert cannot see %d instances",
-	HeadBehind:    [2]string{"%d consumer group behind", "%d consumer groups behind"},
+	HeadBlindOne:   "backlog-alert cannot see %s",
+	HeadBlindState: "backlog-alert cannot save its state in %s",
+	HeadBlindMany:  "backlog-alert cannot see %d instances",
+	HeadBehind:     [2]string{"%d consumer group behind", "%d consumer groups behind"},
 	HeadKinds: map[rules.Kind]string{
 		rules.KindEscalated:  "%d escalated",
 		rules.KindFiring:     "%d firing",
@@ -107,16 +108,18 @@ var English = &Catalog{
 	TrendDrains:      "drains in %s",
 	TrendGrowing:     "growing by %s",
 
-	BlindFiring:   "backlog-alert cannot see %s: %s",
-	BlindMeaning:  "Until this resolves, no alert from it means nothing.",
-	BlindResolved: "backlog-alert can see %s again",
-	BlindWas:      "It was: %s",
-	BlindRegion:   "Region %s",
+	BlindFiring:       "backlog-alert cannot see %s: %s",
+	BlindMeaning:      "Until this resolves, no alert from it means nothing.",
+	BlindStateMeaning: "Until the state can be saved, no alert is sent: silence means nothing.",
+	BlindResolved:     "backlog-alert can see %s again",
+	BlindWas:          "It was: %s",
+	BlindRegion:       "Region %s",
 	BlindCauses: map[string]string{
 		rules.BlindCredentials: "credentials rejected (%s): check the AccessKey or STS token and the RAM policy (deploy/ram-policy.json)",
 		rules.BlindListing:     "cannot list its consumer groups: %s",
 		rules.BlindUnreadable:  "%d of %d consumer groups unreadable: %s",
 		rules.BlindRules:       "the rules file is invalid: %s",
+		rules.BlindState:       "%d notifications held back: sent, they could not be recorded and would go out again every run (%s)",
 	},
 }
 

@@ -175,6 +175,8 @@ func TestChineseMessageIsFullyChinese(t *testing.T) {
 			Cause: &rules.BlindCause{Kind: rules.BlindUnreadable, Unreadable: 7, Groups: 9, Error: "ServiceUnavailable"}}),
 		item(rules.KindFiring, rules.Alert{Rule: "backlog-alert", Instance: "alikafka_post-cn-l", Region: "cn-beijing", Condition: rules.Blind, Severity: rules.Critical,
 			Cause: &rules.BlindCause{Kind: rules.BlindListing, Error: "ServiceUnavailable"}}),
+		item(rules.KindFiring, rules.Alert{Rule: "backlog-alert", Instance: "oss://alerts/state.json", Condition: rules.Blind, Severity: rules.Critical,
+			Cause: &rules.BlindCause{Kind: rules.BlindState, Held: 3, Error: "AccessDenied"}}),
 		item(rules.KindResolved, rules.Alert{Rule: "backlog-alert", Instance: "rules.yaml", Condition: rules.Blind, Severity: rules.Critical,
 			Cause: &rules.BlindCause{Kind: rules.BlindRules, Error: "rules.yaml:3: rules: missing"}}),
 	}
@@ -197,7 +199,7 @@ func TestChineseMessageIsFullyChinese(t *testing.T) {
 		}
 		// Quoted errors and codes are the service's words, kept as they are.
 		names := []string{"orders", "cn-hangzhou", "cn-beijing", "payments", "https://wiki/rb", "billing-events", "billing", "analytics", "clicks",
-			"InvalidAccessKeyId.NotFound", "ServiceUnavailable", "rules.yaml:3:", "rules:", "missing"}
+			"InvalidAccessKeyId.NotFound", "ServiceUnavailable", "AccessDenied", "rules.yaml:3:", "rules:", "missing"}
 		for _, it := range items {
 			names = append(names, it.Alert.Instance, it.Alert.Group)
 		}

@@ -48,9 +48,10 @@ var Chinese = &Catalog{
 	},
 	Plural: func(n int, _, many string) string { return fmt.Sprintf(many, n) },
 
-	HeadBlindOne:  "backlog-alert 无法监控 %s",
-	HeadBlindMany: "backlog-alert 无法监控 %d 个实例",
-	HeadBehind:    [2]string{"%d 个消费组消费滞后", "%d 个消费组消费滞后"},
+	HeadBlindOne:   "backlog-alert 无法监控 %s",
+	HeadBlindState: "backlog-alert 无法保存状态：%s",
+	HeadBlindMany:  "backlog-alert 无法监控 %d 个实例",
+	HeadBehind:     [2]string{"%d 个消费组消费滞后", "%d 个消费组消费滞后"},
 	HeadKinds: map[rules.Kind]string{
 		rules.KindEscalated:  "%d 个升级",
 		rules.KindFiring:     "%d 个新告警",
@@ -114,16 +115,18 @@ var Chinese = &Catalog{
 	TrendDrains:      "预计%s后消化完",
 	TrendGrowing:     "堆积增速 %s",
 
-	BlindFiring:   "backlog-alert 无法监控 %s：%s",
-	BlindMeaning:  "恢复之前，没有告警并不代表没有问题。",
-	BlindResolved: "backlog-alert 已恢复对 %s 的监控",
-	BlindWas:      "原因：%s",
-	BlindRegion:   "地域 %s",
+	BlindFiring:       "backlog-alert 无法监控 %s：%s",
+	BlindMeaning:      "恢复之前，没有告警并不代表没有问题。",
+	BlindStateMeaning: "状态恢复可写之前不会发出任何告警，没有告警不代表没有问题。",
+	BlindResolved:     "backlog-alert 已恢复对 %s 的监控",
+	BlindWas:          "原因：%s",
+	BlindRegion:       "地域 %s",
 	BlindCauses: map[string]string{
 		rules.BlindCredentials: "凭证被拒绝（%s）：请检查 AccessKey 或 STS Token，以及 RAM 权限策略（deploy/ram-policy.json）",
 		rules.BlindListing:     "无法列出该实例的消费组：%s",
 		rules.BlindUnreadable:  "%[2]d 个消费组中有 %[1]d 个读取失败：%[3]s",
 		rules.BlindRules:       "规则文件无效：%s",
+		rules.BlindState:       "%d 条通知暂缓发出：状态无法记录，发出后每次运行都会重复发送（%s）",
 	},
 }
 

@@ -100,7 +100,7 @@ func (c *Catalog) headline(secs []Section) string {
 	blind := func(s Section) bool { return s.Place.Condition == rules.Blind && Firing(s.Entries[0]) }
 	if len(secs) > 0 && !slices.ContainsFunc(secs, func(s Section) bool { return !blind(s) }) {
 		if len(secs) == 1 {
-			return fmt.Sprintf(c.HeadBlindOne, secs[0].Place.Instance)
+			return c.blindSubject(secs[0].Place)
 		}
 		return fmt.Sprintf(c.HeadBlindMany, len(secs))
 	}
@@ -340,20 +340,32 @@ func (c *Catalog) gone(s Section, sum Summary) Summary {
 // rules file), so its silence about it means nothing.
 func (c *Catalog) blind(s Section, sum Summary) Summary {
 	a := s.Place
-	sum.Subject = fmt.Sprintf(c.HeadBlindOne, a.Instance)
+	sum.Subject = c.blindSubject(a)
 	reason := a.Detail
 	if a.Cause != nil {
 		reason = c.BlindReason(*a.Cause)
 	}
-	if s.Kind == rules.KindResolved {
+	switch {
+	case s.Kind == rules.KindResolved:
 		sum.Lines = []string{fmt.Sprintf(c.BlindResolved, a.Instance), fmt.Sprintf(c.BlindWas, reason)}
-	} else {
+	case a.Cause != nil && a.Cause.Kind == rules.BlindState:
+		sum.Lines = []string{reason, c.BlindStateMeaning}
+	default:
 		sum.Lines = []string{fmt.Sprintf(c.BlindFiring, a.Instance, reason), c.BlindMeaning}
 	}
 	if a.Region != "" {
 		sum.Lines = append(sum.Lines, fmt.Sprintf(c.BlindRegion, a.Region))
 	}
 	return sum
+}
+
+// blindSubject says what the monitor cannot do: see an instance or its rules
+// file, or save its state.
+func (c *Catalog) blindSubject(a rules.Alert) string {
+	if a.Cause != nil && a.Cause.Kind == rules.BlindState {
+		return fmt.Sprintf(c.HeadBlindState, a.Instance)
+	}
+	return fmt.Sprintf(c.HeadBlindOne, a.Instance)
 }
 
 // topLine names the largest contributors to the lag: topics of a group,

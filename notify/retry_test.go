@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -115,18 +114,21 @@ func TestRetryGivesUp(t *testing.T) {
 		name    string
 		policy  RetryPolicy
 		timeout time.Duration // 0: no deadline
-		cancel  time.Duration // cancel after this; 0: never
+		cancel  time.Duration // cancel this long into the wait for a retry; 0: never
 		err     error
+		text    string // in the error, when the suffix is not all it says
 		suffix  string
 		retry   bool
 	}{
 		{name: "wait longer than MaxWait", policy: fast, err: muted,
 			suffix: "; gave up after 1 attempt: the service asked to wait 10m0s, longer than the 1m0s a retry may wait", retry: true},
+		// The time left is not compared: it is however much of the second
+		// the machine did not spend before the attempt failed.
 		{name: "Retry-After past the deadline", policy: RetryPolicy{MaxWait: time.Hour}, timeout: time.Second, err: muted,
-			suffix: "as the service asked, 1s left)", retry: true},
+			text: "; gave up after 1 attempt: no time left for another before the deadline (waiting 10m0s as the service asked, ", suffix: " left)", retry: true},
 		{name: "backoff past the deadline", policy: RetryPolicy{BaseDelay: 4 * time.Second}, timeout: time.Second, err: status(503),
-			suffix: " left)", retry: true},
-		{name: "cancelled while waiting", policy: RetryPolicy{BaseDelay: 4 * time.Second}, cancel: 50 * time.Millisecond, err: status(503),
+			text: "; gave up after 1 attempt: no time left for another before the deadline (the next try in ", suffix: " left)", retry: true},
+		{name: "cancelled while waiting", policy: RetryPolicy{BaseDelay: time.Hour, MaxDelay: time.Hour, MaxWait: time.Hour}, cancel: 50 * time.Millisecond, err: status(503),
 			suffix: "; stopped after 1 attempt: context canceled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,16 +142,19 @@ func TestRetryGivesUp(t *testing.T) {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithCancel(ctx)
 				defer cancel()
-				time.AfterFunc(tc.cancel, cancel)
+				// Counted from the start of the wait, so that it cancels
+				// the wait and not the first attempt, however late that runs.
+				tc.policy.OnRetry = func(int, error, time.Duration) { time.AfterFunc(tc.cancel, cancel) }
 			}
+			// Nothing here is timed: a Retrier that waited instead of
+			// giving up would wait the 10m asked (go test's timeout ends
+			// it) or until the deadline, which stops it with another
+			// reason than the one wanted; one that slept through the
+			// cancellation would hang on its hour.
 			attempt, calls := script(tc.err, tc.err, tc.err, tc.err)
-			start := time.Now()
 			err := Retry(ctx, tc.policy, attempt)
-			if elapsed := time.Since(start); elapsed > tc.cancel+200*time.Millisecond {
-				t.Errorf("took %v", elapsed)
-			}
-			if *calls != 1 || err == nil || !strings.HasSuffix(err.Error(), tc.suffix) || Retryable(err) != tc.retry {
-				t.Errorf("%d calls, err = %v (retryable %v), want suffix %q", *calls, err, Retryable(err), tc.suffix)
+			if *calls != 1 || err == nil || !strings.Contains(err.Error(), tc.text) || !strings.HasSuffix(err.Error(), tc.suffix) || Retryable(err) != tc.retry {
+				t.Errorf("%d calls, err = %v (retryable %v), want %q… and suffix %q", *calls, err, Retryable(err), tc.text, tc.suffix)
 			}
 		})
 	}
@@ -158,15 +163,20 @@ func TestRetryGivesUp(t *testing.T) {
 // An attempt as long as the last one must fit after the wait, so that the
 // run does not end on a request cut short by the deadline.
 func TestRetryLeavesTimeForTheAttempt(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	calls := 0
-	err := Retry(ctx, RetryPolicy{BaseDelay: 100 * time.Millisecond, MaxDelay: 100 * time.Millisecond}, func(context.Context) error {
+	err := Retry(ctx, RetryPolicy{BaseDelay: 20 * time.Millisecond, MaxDelay: 20 * time.Millisecond}, func(context.Context) error {
 		calls++
-		time.Sleep(150 * time.Millisecond)
+		if calls == 2 {
+			time.Sleep(500 * time.Millisecond)
+		}
 		return status(502)
 	})
-	// 150 + ≤100 + 150 = 400: a second attempt fits; a third does not.
+	// The first attempt fails at once: a retry fits, with time to spare
+	// for a slow machine. The second takes at least 500ms and ends at least
+	// 510ms in: another as long, after a backoff of at least 10ms, would end
+	// past the deadline, and a slower machine only leaves less time for it.
 	if calls != 2 || err == nil || !strings.Contains(err.Error(), "gave up after 2 attempts: no time left") {
 		t.Errorf("%d calls, err = %v", calls, err)
 	}
@@ -188,27 +198,27 @@ func TestRetryCancelledBefore(t *testing.T) {
 // A Retry-After is held in the limiter for the webhook's other callers.
 func TestRetryHoldsTheWebhook(t *testing.T) {
 	lim := NewLimiter()
-	r := &Retrier{Policy: fast, Limiter: lim}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	target := Target{Service: "slack", Key: "hook"}
-	asked := &HTTPError{Service: "slack", StatusCode: 429, Code: "rate_limited", Retry: true, RetryAfter: 200 * time.Millisecond}
+	asked := &HTTPError{Service: "slack", StatusCode: 429, Code: "rate_limited", Retry: true, RetryAfter: 50 * time.Second}
 	attempt, _ := script(asked)
-
-	var wg sync.WaitGroup
-	var other time.Duration
-	wg.Go(func() {
-		if err := r.Do(context.Background(), target, attempt); err != nil {
-			t.Error(err)
-		}
-	})
-	time.Sleep(50 * time.Millisecond) // the first call has failed and holds the hook
-	start := time.Now()
-	if err := lim.Wait(context.Background(), "hook", Limit{}, time.Minute); err != nil {
-		t.Fatal(err)
+	var other error
+	p := fast
+	p.OnRetry = func(int, error, time.Duration) {
+		// While this call waits out the Retry-After, another caller may
+		// not post either: it is told to wait (at most a second here)
+		// for the pause the service asked for.
+		other = lim.Wait(context.Background(), "hook", Limit{}, time.Second)
+		cancel()
 	}
-	other = time.Since(start)
-	wg.Wait()
-	if other < 100*time.Millisecond {
-		t.Errorf("another caller waited only %v", other)
+	err := (&Retrier{Policy: p, Limiter: lim}).Do(ctx, target, attempt)
+	if err == nil || !strings.HasSuffix(err.Error(), "; stopped after 1 attempt: context canceled") {
+		t.Errorf("err = %v, want the call stopped while waiting", err)
+	}
+	le, ok := errors.AsType[*LimitError](other)
+	if !ok || le.Paused != "HTTP 429" || le.Wait <= 40*time.Second || le.Wait > 50*time.Second {
+		t.Errorf("another caller: %v, want held for the 50s asked", other)
 	}
 }
 

@@ -159,6 +159,8 @@ type BlindCause struct {
 	// Unreadable of Groups consumer groups could not be read.
 	Unreadable int `json:"unreadable,omitempty"`
 	Groups     int `json:"groups,omitempty"`
+	// Held notifications were held back because the state could not be saved.
+	Held int `json:"held,omitempty"`
 	// Error is the first error as the service or the rules loader said it.
 	Error string `json:"error,omitempty"`
 }
@@ -169,6 +171,7 @@ const (
 	BlindListing     = "listing"     // the instance's groups could not be listed
 	BlindUnreadable  = "unreadable"  // more than half of its groups could not be read
 	BlindRules       = "rules"       // the rules file is invalid
+	BlindState       = "state"       // the state cannot be saved: what is due is held back
 )
 
 // Why a group is gone, in the Detail of a missing alert: the words are the

@@ -1070,6 +1070,10 @@ func (rule *Rule) watchesTopic(topic string) bool {
 	return len(rule.Topics) == 0 || matchAny(rule.Topics, topic)
 }
 
+// IsGlob reports whether a group or topic name in the rules is a pattern
+// rather than a name.
+func IsGlob(s string) bool { return strings.ContainsAny(s, `*?[\`) }
+
 func matchAny(globs []string, s string) bool {
 	for _, g := range globs {
 		if ok, _ := path.Match(g, s); ok {

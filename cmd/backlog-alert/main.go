@@ -60,6 +60,10 @@ var version = "dev"
 
 func main() {
 	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		if err := refuseSDKDebug(os.Getenv); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(function.ExitSetup)
+		}
 		awslambda.Start(platformOptions(os.Getenv), os.Stderr)
 		return
 	}
@@ -76,6 +80,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return function.ExitSetup
 	}
 	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "run", "serve", "demo", "state":
+		if err := refuseSDKDebug(getenv); err != nil {
+			fmt.Fprintln(stderr, err)
+			return function.ExitSetup
+		}
+	}
 	switch cmd {
 	case "run":
 		return runCmd(ctx, args, stdout, stderr, getenv)
@@ -96,6 +107,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	fmt.Fprintf(stderr, "backlog-alert: unknown command %q\n\n%s", cmd, usage)
 	return function.ExitSetup
+}
+
+// refuseSDKDebug refuses to start when DEBUG names "sdk": the Alibaba Cloud
+// SDK would then print every signed request (AccessKey ID, STS token,
+// signature) and every reply to stdout, past any scrubbing of ours, and
+// into the JSON report's stream.
+func refuseSDKDebug(getenv func(string) string) error {
+	for part := range strings.SplitSeq(getenv("DEBUG"), ",") {
+		if part == "sdk" {
+			return fmt.Errorf("backlog-alert: DEBUG=%s would make the Alibaba Cloud SDK print signed requests and their credentials; unset DEBUG (BACKLOG_ALERT_LOG_LEVEL=debug shows the run's own details, without secrets)", getenv("DEBUG"))
+		}
+	}
+	return nil
 }
 
 // platformOptions are the settings every Function Compute or Lambda run
@@ -160,12 +184,15 @@ func rulesPath(flagValue string, getenv func(string) string) string {
 	return "rules.yaml"
 }
 
+// defaultTimeout is run's --timeout: under the usual five-minute cron.
+const defaultTimeout = 4 * time.Minute
+
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := newFlags("run", stderr)
 	rulesFlag := fs.String("rules", "", "rules file (default $BACKLOG_ALERT_RULES, else ./rules.yaml)")
 	stateFlag := fs.String("state", "", "state location (default $BACKLOG_ALERT_STATE, else the rules file's state:, else $XDG_STATE_HOME/backlog-alert/state.json)")
 	nowFlag := fs.String("now", "", "evaluate as if at this RFC 3339 time (replays and tests)")
-	timeout := fs.Duration("timeout", 4*time.Minute, "the run's time budget: reading stops in time to notify and save state")
+	timeout := fs.Duration("timeout", defaultTimeout, "the run's time budget: reading stops in time to notify and save state")
 	dryRun := fs.Bool("dry-run", false, "print the messages each channel would get; send nothing, save no state")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout")
 	lockWait := fs.Duration("lock-wait", function.DefaultLockWait, "how long to wait for another run holding the state; then do nothing and exit 0")
@@ -290,6 +317,37 @@ func describe(w io.Writer, f *rules.File) {
 			fmt.Fprintf(w, ", firing alerts sent again every %s", c.Resend)
 		}
 		fmt.Fprintf(w, ", language %s, time zone %s\n", c.Language, c.Location)
+	}
+	describeReading(w, f)
+}
+
+// describeReading says how long reading takes at api.qps — one call per
+// named group, one listing per instance a glob selects from, and one call
+// per group a glob selects — and warns when the named groups alone do not fit
+// in a run's default time.
+func describeReading(w io.Writer, f *rules.File) {
+	named := map[string]bool{}
+	listed := map[string]bool{}
+	for _, r := range f.Rules {
+		for _, g := range r.Groups {
+			if rules.IsGlob(g) {
+				listed[r.Region+"/"+r.Instance] = true
+			} else {
+				named[r.Region+"/"+r.Instance+"/"+g] = true
+			}
+		}
+	}
+	calls := len(named) + len(listed)
+	seconds := time.Duration(float64(calls) / f.API.QPS * float64(time.Second)).Round(time.Second)
+	fmt.Fprintf(w, "\nreading: %d calls at api.qps %g/s take %s", calls, f.API.QPS, seconds)
+	if len(listed) > 0 {
+		fmt.Fprintf(w, ", plus %s per group the globs select", time.Duration(float64(time.Second)/f.API.QPS))
+	}
+	fmt.Fprintln(w)
+	if budget := function.ReadingTime(defaultTimeout); seconds > budget {
+		fmt.Fprintf(w, "warning: that is more than the %s a run with --timeout %s has for reading: groups would go unread; "+
+			"raise api.qps (the account's limit is 100 calls/s per region and API, shared by every RAM user), split the rules across functions, or raise --timeout and the function's timeout\n",
+			budget, defaultTimeout)
 	}
 }
 

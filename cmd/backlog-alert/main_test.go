@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -416,4 +418,67 @@ func hostOf(t *testing.T, raw string) string {
 		t.Fatal(err)
 	}
 	return u.Host
+}
+
+// DEBUG=sdk would make the SDK print signed requests to stdout, credentials
+// and all: every command that may call the OpenAPI refuses to start, before
+// any call.
+func TestSDKDebugRefused(t *testing.T) {
+	w := newPlatformWorld(t)
+	creds := []string{"ALIBABA_CLOUD_ACCESS_KEY_ID=" + akID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + akSecret, "ALIBABA_CLOUD_SECURITY_TOKEN=" + stsToken}
+	for _, debug := range []string{"sdk", "tea,sdk"} {
+		for _, args := range [][]string{{"run", "--json"}, {"serve"}} {
+			t.Run(debug+"/"+args[0], func(t *testing.T) {
+				env := append(append([]string{"DEBUG=" + debug, "FC_CUSTOM_LISTEN_PORT=" + strconv.Itoa(freePort(t))}, w.env...), creds...)
+				p := start(t, env, args...)
+				err := p.cmd.Wait()
+				if code := p.cmd.ProcessState.ExitCode(); code != 2 {
+					t.Fatalf("exit %d (%v), want 2", code, err)
+				}
+				if !strings.Contains(p.stderr.String(), "unset DEBUG") {
+					t.Errorf("stderr does not say what to do: %s", p.stderr)
+				}
+				assertNoSecrets(t, "stdout", p.stdout.String())
+				assertNoSecrets(t, "stderr", p.stderr.String())
+				if strings.Contains(p.stdout.String()+p.stderr.String(), akID) {
+					t.Errorf("the AccessKey ID was printed")
+				}
+			})
+		}
+	}
+	if n := len(w.api.Requests()); n != 0 {
+		t.Errorf("%d OpenAPI calls were made", n)
+	}
+}
+
+// validate says how long reading takes at api.qps, and warns when the named
+// groups alone do not fit in a run's default time.
+func TestValidateReadingTime(t *testing.T) {
+	const doc = `version: 1
+defaults: {region: cn-hangzhou, notify: [s]}
+api: {qps: %s}
+channels:
+  s: {type: slack, webhook_url: "https://hooks.slack.com/services/T0/B0/x"}
+rules:
+  - name: a
+    instance: i-1
+    groups: ["a", "b", "c*"]
+    backlog: {warning: 10}
+  - name: b
+    instance: i-1
+    groups: ["a", "d*"]
+    backlog: {warning: 10}
+`
+	for _, tc := range []struct {
+		qps, says string
+		warns     bool
+	}{
+		{"10", "reading: 3 calls at api.qps 10/s take 0s, plus 100ms per group the globs select", false},
+		{"0.01", "reading: 3 calls at api.qps 0.01/s take 5m0s", true},
+	} {
+		code, out, _ := cli(t, "validate", "--rules", writeRules(t, fmt.Sprintf(doc, tc.qps)))
+		if code != 0 || !strings.Contains(out, tc.says) || strings.Contains(out, "warning: that is more than the 3m45s") != tc.warns {
+			t.Errorf("qps %s: exit %d:\n%s", tc.qps, code, out)
+		}
+	}
 }

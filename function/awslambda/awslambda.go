@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -46,7 +47,9 @@ func Handler(base function.Options, logs io.Writer) func(context.Context, json.R
 }
 
 // Start serves invocations until the Lambda runtime stops the process; the
-// deadline of each comes with its context.
+// deadline of each comes with its context. The Go memory limit is set from
+// the function's memory size, unless GOMEMLIMIT is set.
 func Start(base function.Options, logs io.Writer) {
+	function.SetPlatformMemoryLimit(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), os.Getenv)
 	lambda.Start(Handler(base, logs))
 }

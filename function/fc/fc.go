@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -28,6 +29,9 @@ const (
 	headerAccessKeyID     = "x-fc-access-key-id"
 	headerAccessKeySecret = "x-fc-access-key-secret"
 	headerSecurityToken   = "x-fc-security-token"
+	// headerMemory is the function's memory size in MB: the Go memory
+	// limit is set from it (function.SetPlatformMemoryLimit).
+	headerMemory = "x-fc-function-memory"
 	// headerStatus tells the platform whether the invocation succeeded;
 	// without it every HTTP answer counts as a success.
 	headerStatus = "x-fc-status"
@@ -87,6 +91,7 @@ func (h *Handler) run(r *http.Request, id string) (int, any) {
 	opts := h.Base
 	opts.Logger = log
 	opts.Credentials = credentials(r.Header)
+	function.SetPlatformMemoryLimit(r.Header.Get(headerMemory), os.Getenv)
 
 	ctx := r.Context()
 	if secs, err := strconv.Atoi(r.Header.Get(headerTimeout)); err == nil && secs > 0 {

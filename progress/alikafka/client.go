@@ -122,6 +122,10 @@ type Config struct {
 	// must judge them as the live run did. Zero means the time of each call.
 	// Pacing and deadlines always use the wall clock.
 	Now time.Time
+
+	// callsEnd, set by Fetch from its context's deadline, cuts every call
+	// still in flight then: the SDK takes no context of its own.
+	callsEnd time.Time
 }
 
 func (cfg Config) withDefaults() Config {
@@ -227,7 +231,11 @@ func NewClient(region string, cfg Config) (*Client, error) {
 	// CheckRedirect, so redirects are stopped here: the client never sees
 	// a Location to follow, and the signed request (AccessKeyId, Signature,
 	// SecurityToken in its query) goes nowhere else.
-	c.SetTransport(noRedirectTransport{&limitedTransport{base: tr, limit: MaxReplyBytes}})
+	var rt http.RoundTripper = &limitedTransport{base: tr, limit: MaxReplyBytes}
+	if !cfg.callsEnd.IsZero() {
+		rt = deadlineTransport{base: rt, deadline: cfg.callsEnd}
+	}
+	c.SetTransport(noRedirectTransport{rt})
 	return &Client{sdk: c, region: region, creds: cr, transport: tr, now: cfg.Now}, nil
 }
 
@@ -261,6 +269,35 @@ func (t noRedirectTransport) RoundTrip(req *http.Request) (*http.Response, error
 		Request:       req,
 		TLS:           resp.TLS,
 	}, nil
+}
+
+// deadlineTransport ends every request, its reply's body included, at the
+// deadline, whatever the SDK's own timeouts.
+type deadlineTransport struct {
+	base     http.RoundTripper
+	deadline time.Time
+}
+
+func (t deadlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithDeadline(req.Context(), t.deadline)
+	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{resp.Body, cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // errReplyTooLarge ends reading a reply over MaxReplyBytes.

@@ -123,11 +123,12 @@ type target struct {
 // (it recovers gradually) and the throttled call is retried; transient
 // failures are retried up to cfg.Retries times with backoff; permanent ones
 // are not. Every wait ends when ctx does: what was not read by then is in
-// NotEvaluated. Calls in flight finish (bounded by cfg.Timeout), because the
-// SDK takes no context.
+// NotEvaluated. A call in flight at ctx's deadline is cut then, and no call
+// starts with less than MinCallTime left.
 func Fetch(ctx context.Context, cfg Config, sels []Selection) Outcome {
 	start := time.Now()
 	cfg = cfg.withDefaults()
+	cfg.callsEnd, _ = ctx.Deadline()
 	rn := newRunner(cfg, start)
 	var out Outcome
 	workers := make([]*worker, cfg.Concurrency)

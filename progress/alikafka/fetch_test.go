@@ -229,19 +229,17 @@ func TestFetchConcurrency(t *testing.T) {
 	s.Inject(alikafkatest.Fault{Latency: 20 * time.Millisecond})
 	cfg := config(s)
 	cfg.Concurrency = 4
-	start := time.Now()
 	out := alikafka.Fetch(context.Background(), cfg, sels)
-	elapsed := time.Since(start)
 	if len(out.Snapshot.Groups) != 40 || len(out.Failures) != 0 {
 		t.Fatalf("%d groups, failures %v", len(out.Snapshot.Groups), out.Failures)
 	}
+	// The calls overlap, four at a time and never more, as the server saw
+	// them; how much faster than serial that makes a run is for `make
+	// bench` to measure.
 	if got := s.MaxInFlight(); got != 4 {
 		t.Errorf("max in flight %d, want 4", got)
 	}
-	// 40 calls of 20ms on 4 workers: about 200ms, far below 800ms serial.
-	if elapsed > 600*time.Millisecond {
-		t.Errorf("took %v", elapsed)
-	}
+	t.Logf("40 calls of 20ms on 4 workers in %v", out.Stats.Elapsed)
 	for _, g := range out.Snapshot.Groups {
 		if want := "i-" + g.Region; g.Instance != want || len(g.Topics) != 1 {
 			t.Errorf("group %+v", g)

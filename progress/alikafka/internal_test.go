@@ -135,6 +135,13 @@ func TestRunWorkerExclusive(t *testing.T) {
 	busy := map[*worker]bool{}
 	used := map[*worker]bool{}
 	var inFlight, peak atomic.Int32
+	// The first jobs wait for one another, so that all workers are seen
+	// busy at once however the goroutines are scheduled; a run that used
+	// fewer would keep them waiting, and fail after a minute.
+	allBusy := make(chan struct{})
+	var once sync.Once
+	giveUp, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	jobs := make([]int, 40)
 	for i := range jobs {
 		jobs[i] = i
@@ -148,6 +155,16 @@ func TestRunWorkerExclusive(t *testing.T) {
 		mu.Unlock()
 		n := inFlight.Add(1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		if n == int32(len(workers)) {
+			once.Do(func() { close(allBusy) })
+		}
+		if j < len(workers) {
+			select {
+			case <-allBusy:
+			case <-giveUp.Done():
+				t.Errorf("job %d: %d workers never busy at once", j, len(workers))
+			}
 		}
 		time.Sleep(2 * time.Millisecond)
 		inFlight.Add(-1)

@@ -176,6 +176,9 @@ func (r *runner) do(ctx context.Context, attempt func() error) error {
 	tries, throttles := 0, 0
 	for n := 0; ; n++ {
 		at, err := r.pacer.wait(ctx)
+		if err == nil {
+			err = r.fits(ctx)
+		}
 		if err != nil {
 			return r.notRead(ctx, err, last)
 		}
@@ -222,6 +225,29 @@ func (r *runner) do(ctx context.Context, attempt func() error) error {
 	}
 }
 
+// MinCallTime is the least time a call starts with: one that would be cut
+// at the deadline sooner spends a slot of the account's rate for nothing.
+// (A call's time is min(MinCallTime, Config.Timeout).)
+const MinCallTime = 200 * time.Millisecond
+
+// callError says too little time is left for a call.
+type callError struct{ left time.Duration }
+
+func (e *callError) Error() string {
+	return fmt.Sprintf("deadline in %s, too soon to start a call", roundDuration(e.left))
+}
+
+// fits returns a *callError when ctx's deadline leaves less than a call's
+// time.
+func (r *runner) fits(ctx context.Context) error {
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); left < min(MinCallTime, r.cfg.Timeout) {
+			return &callError{left: left}
+		}
+	}
+	return nil
+}
+
 // retryError says the next retry would come after the deadline.
 type retryError struct{ wait, left time.Duration }
 
@@ -258,8 +284,8 @@ type notReadError struct {
 func (e *notReadError) Error() string { return e.msg }
 func (e *notReadError) Unwrap() error { return e.cause }
 
-// notRead explains why a call was not made: why is ctx.Err(), a *slotError
-// or a *retryError (nil for a job never started); last is the error of the
+// notRead explains why a call was not made: why is ctx.Err(), a *slotError,
+// a *callError or a *retryError (nil for a job never started); last is the error of the
 // attempt a retry would have repeated.
 func (r *runner) notRead(ctx context.Context, why, last error) error {
 	cause := context.DeadlineExceeded
@@ -274,7 +300,8 @@ func (r *runner) notRead(ctx context.Context, why, last error) error {
 		}
 		var se *slotError
 		var re *retryError
-		if errors.As(why, &se) || errors.As(why, &re) {
+		var ce *callError
+		if errors.As(why, &se) || errors.As(why, &re) || errors.As(why, &ce) {
 			detail = why.Error()
 		}
 		msg = "not read: the run's time budget ran out (" + detail + ")"

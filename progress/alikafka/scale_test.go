@@ -66,8 +66,11 @@ func TestFetchPacing(t *testing.T) {
 	if elapsed < 2*time.Second {
 		t.Errorf("took %v: faster than 100 calls/s", elapsed)
 	}
-	// Never faster than the rate: at most 101 arrivals in any second (one
-	// more for the jitter between sending and arrival).
+	// Never faster than the rate: at most 101 calls start in any second.
+	// Arrivals are not starts: a busy machine delays some requests on their
+	// way and they arrive bunched with later ones, so up to half a second
+	// of that is allowed. An unpaced run (50 workers, 40ms calls) sends all
+	// 202 in about 200ms.
 	var times []time.Time
 	for _, r := range s.Requests() {
 		times = append(times, r.Time)
@@ -77,7 +80,7 @@ func TestFetchPacing(t *testing.T) {
 		for j < len(times) && times[j].Sub(times[i]) < time.Second {
 			j++
 		}
-		if j-i > 102 {
+		if j-i > 151 {
 			t.Fatalf("%d requests within one second from request %d", j-i, i)
 		}
 	}
@@ -234,10 +237,14 @@ func TestFetchDeadline(t *testing.T) {
 		for _, g := range out.Snapshot.Groups {
 			read[g.Group] = true
 		}
-		// About 12 slots fit in 600ms at 20/s.
-		if len(read) < 5 || len(read) > 14 || len(read)+len(out.NotEvaluated) != 40 {
-			t.Fatalf("%d read, %d not evaluated; want about 12 and the rest", len(read), len(out.NotEvaluated))
+		// Some were read, and the rest reported. How many were read is no
+		// test of the code: a slow machine reads fewer. A fast one reads no
+		// more than the rate allows, at most 13 slots in 600ms at 20/s, as
+		// the pacer's burst is 1: a worker that runs late does not catch up.
+		if len(read) < 1 || len(read) > 14 || len(read)+len(out.NotEvaluated) != 40 {
+			t.Fatalf("%d read, %d not evaluated; want some, at most 14, and the rest", len(read), len(out.NotEvaluated))
 		}
+		givenUp := 0
 		for _, f := range out.NotEvaluated {
 			if called[f.Group] || read[f.Group] || f.Op != alikafka.OpProgress {
 				t.Errorf("%v: not evaluated but called (%v) or read (%v)", f, called[f.Group], read[f.Group])
@@ -245,13 +252,21 @@ func TestFetchDeadline(t *testing.T) {
 			if !errors.Is(f.Err, context.DeadlineExceeded) || !strings.Contains(f.Err.Error(), "not read: the run's time budget ran out") {
 				t.Errorf("reason %q", f.Err)
 			}
+			if strings.Contains(f.Err.Error(), "(no call slot left before the deadline in ") {
+				givenUp++
+			}
 		}
 		if len(called) != len(read) {
 			t.Errorf("%d groups called, %d read: every started call should finish", len(called), len(read))
 		}
-		// Slots past the deadline are given up at once, not waited for.
-		if elapsed > 900*time.Millisecond {
-			t.Errorf("took %v with a 600ms budget", elapsed)
+		// Slots past the deadline are given up at once, not waited for: a
+		// group whose slot was waited for would have been stopped by the
+		// deadline, with a reason that names no slot. The ten workers ask
+		// for the slots past 600ms (the 13th on) as their first 20ms calls
+		// end, hundreds of milliseconds before the deadline, so some are
+		// given up this way unless the machine stalls for most of the run.
+		if givenUp == 0 {
+			t.Errorf("no group was given up for want of a slot before the deadline; reasons: %v", out.NotEvaluated)
 		}
 		if !slices.IsSortedFunc(out.NotEvaluated, func(a, b alikafka.Failure) int { return strings.Compare(a.Group, b.Group) }) {
 			t.Error("not evaluated unsorted")
@@ -289,6 +304,32 @@ func TestFetchDeadline(t *testing.T) {
 				t.Errorf("stats %+v", out.Stats)
 			}
 		})
+	}
+}
+
+// A call the service never answers is cut at the deadline, whatever the
+// per-call timeout: the SDK takes no context, the transport does.
+func TestFetchCutsACallInFlightAtTheDeadline(t *testing.T) {
+	s := newFake(t)
+	s.SetGroup(group("cn-hangzhou", "i1", "hangs", 1))
+	s.SetGroup(group("cn-hangzhou", "i1", "answers", 1))
+	s.Inject(alikafkatest.Fault{Group: "hangs", Latency: time.Hour})
+	cfg := config(s)
+	cfg.Timeout = time.Hour
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	out := alikafka.Fetch(ctx, cfg, []alikafka.Selection{{Region: "cn-hangzhou", Instance: "i1", Groups: []string{"hangs", "answers"}}})
+	// An hour-long call ended: the bound is far from anything load causes.
+	if elapsed := time.Since(start); elapsed > time.Minute {
+		t.Fatalf("Fetch took %v", elapsed)
+	}
+	if len(out.Snapshot.Groups) != 1 || out.Snapshot.Groups[0].Group != "answers" {
+		t.Errorf("read %v, want the group that answers", names(out))
+	}
+	lost := append(slices.Clone(out.Failures), out.NotEvaluated...)
+	if len(lost) != 1 || lost[0].Group != "hangs" {
+		t.Fatalf("failures %v, not evaluated %v", out.Failures, out.NotEvaluated)
 	}
 }
 

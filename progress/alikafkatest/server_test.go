@@ -371,6 +371,7 @@ func TestRateLimit(t *testing.T) {
 	s := NewServer(c)
 	defer s.Close()
 	s.SetGroup(progress.Group{Instance: "i1", Group: "g1"})
+	start := time.Now()
 	s.SetRateLimit(20) // a bucket of 4
 	req := func() (int, map[string]any) {
 		return get(t, s, signed(c, ActionGetConsumerProgress, map[string]string{"InstanceId": "i1", "ConsumerId": "g1"}, nil))
@@ -387,8 +388,11 @@ func TestRateLimit(t *testing.T) {
 			t.Fatalf("HTTP %d %v", status, body)
 		}
 	}
-	if ok < 4 || ok > 5 || throttled != 10-ok {
-		t.Errorf("%d served, %d throttled; want the bucket of 4 (or 5) served", ok, throttled)
+	// The bucket refills at 20/s: one more for every 50ms the burst took,
+	// which on a busy machine can be more than the one a fast burst gets.
+	refills := int(time.Since(start)/(50*time.Millisecond)) + 1
+	if ok < 4 || ok > 4+refills || throttled != 10-ok {
+		t.Errorf("%d served, %d throttled; want the bucket of 4 (and %d refills at most) served", ok, throttled, refills)
 	}
 	if st := s.Stats(); st.Calls != 10 || st.Throttled != throttled {
 		t.Errorf("stats %+v", st)
