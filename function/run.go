@@ -245,6 +245,14 @@ func fetch(ctx context.Context, opts Options, creds alikafka.Credentials, file *
 	return alikafka.Fetch(ctx, cfg, sels)
 }
 
+// QPS is the rate a run of f reads at: api.qps, else the client's default.
+func QPS(f *rules.File) float64 {
+	if f.API.QPS > 0 {
+		return f.API.QPS
+	}
+	return alikafka.DefaultQPS
+}
+
 // maxAnomalies bounds the report's warnings about odd replies.
 const maxAnomalies = 20
 

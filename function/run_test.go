@@ -355,6 +355,7 @@ func TestRunStopsFetchingInTimeToNotify(t *testing.T) {
 	}
 	w.api.SetGroup(grp("billing", 500_000, ago(time.Minute))) // named in the rules: 41 groups in all
 	w.api.Inject(alikafkatest.Fault{Action: "GetConsumerProgress", Latency: 400 * time.Millisecond})
+	w.file.API.QPS = 10
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
 	rep, err := Run(ctx, Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state, Logger: slog.New(slog.NewJSONHandler(w.logs, nil)), NotifyOptions: fastDelivery})

@@ -1014,16 +1014,16 @@ func (r *reader) backlog(n *yaml.Node, field string) *BacklogThresholds {
 		return t
 	}
 	if v := m["warning"]; v != nil {
-		t.Warning, _ = r.positiveInt(v, field+".warning")
+		t.Warning, _ = r.messages(v, field+".warning")
 	}
 	if v := m["critical"]; v != nil {
-		t.Critical, _ = r.positiveInt(v, field+".critical")
+		t.Critical, _ = r.messages(v, field+".critical")
 	}
 	r.checkOrder(n, field, m, t.Warning == 0 && t.Critical == 0, t.Warning != 0 && t.Critical != 0 && t.Critical <= t.Warning)
 	lowest, _ := t.Lowest()
 	t.ResolveBelow = lowest
 	if v := m["resolve_below"]; v != nil {
-		if rb, ok := r.positiveInt(v, field+".resolve_below"); ok {
+		if rb, ok := r.messages(v, field+".resolve_below"); ok {
 			if lowest > 0 && rb > lowest {
 				r.fail(v, field+".resolve_below", "must not be above the lowest threshold (%d)", lowest)
 			}

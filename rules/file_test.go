@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +73,8 @@ func TestParseErrors(t *testing.T) {
 		{"unknown default channel", strings.Replace(validHead, "notify: [team-slack]", "notify: [nope]", 1) + rule, `r.yaml:4: defaults.notify[0]: unknown channel "nope"`},
 		{"yaml syntax", validHead + "  - name: [unclosed\n", "r.yaml:10: YAML syntax:"},
 		{"wrong type", validHead + "  - name: r\n    instance: i\n    groups: g\n    backlog: {warning: 10}\n", "r.yaml:12: rules[0].groups: must be a list of strings, not a string"},
-		{"threshold not a number", validHead + "  - name: r\n    instance: i\n    groups: [g]\n    backlog: {warning: lots}\n", "r.yaml:13: rules[0].backlog.warning: must be a whole number of messages, not a string"},
+		{"threshold not a number", validHead + "  - name: r\n    instance: i\n    groups: [g]\n    backlog: {warning: lots}\n", "r.yaml:13: rules[0].backlog.warning: must be a positive whole number of messages such as 10000, 2_000_000, 10k or 1.5M, not lots"},
+		{"threshold not whole", validHead + "  - name: r\n    instance: i\n    groups: [g]\n    backlog: {warning: 1.2345k}\n", "r.yaml:13: rules[0].backlog.warning: must be a positive whole number of messages such as 10000, 2_000_000, 10k or 1.5M, not 1.2345k"},
 		{"missing instance", validHead + "  - name: r\n    groups: [g]\n    backlog: {warning: 10}\n", "r.yaml:10: rules[0].instance: missing"},
 		{"no condition", validHead + "  - name: r\n    instance: i\n    groups: [g]\n", "r.yaml:10: rules[0]: set at least one of backlog, stale, stuck"},
 		{"empty thresholds", validHead + "  - name: r\n    instance: i\n    groups: [g]\n    stale: {}\n", "r.yaml:13: rules[0].stale: set warning, critical or both"},
@@ -161,5 +163,28 @@ func TestMatches(t *testing.T) {
 	}
 	if r.Matches("cn-beijing", "i", "billing") || r.Matches("cn-hangzhou", "j", "billing") {
 		t.Error("matched another region or instance")
+	}
+}
+
+// Thresholds are written as people say them: 10k, 1.5M, 2_000_000.
+func TestBacklogThresholdsWithSuffixes(t *testing.T) {
+	for _, tc := range []struct {
+		warning, critical, resolve string
+		want                       [3]int64
+	}{
+		{"10000", "2_000_000", "5000", [3]int64{10_000, 2_000_000, 5000}},
+		{"10k", "1.5M", "9.5K", [3]int64{10_000, 1_500_000, 9500}},
+		{"1e4", "2G", "1_000", [3]int64{10_000, 2_000_000_000, 1000}},
+	} {
+		doc := validHead + fmt.Sprintf("  - name: r\n    instance: i\n    groups: [g]\n    backlog: {warning: %s, critical: %s, resolve_below: %s}\n", tc.warning, tc.critical, tc.resolve)
+		f, err := Parse("r.yaml", []byte(doc), testEnv)
+		if err != nil {
+			t.Errorf("%s/%s/%s: %v", tc.warning, tc.critical, tc.resolve, err)
+			continue
+		}
+		b := f.Rules[0].Backlog
+		if got := [3]int64{b.Warning, b.Critical, b.ResolveBelow}; got != tc.want {
+			t.Errorf("%s/%s/%s = %v, want %v", tc.warning, tc.critical, tc.resolve, got, tc.want)
+		}
 	}
 }

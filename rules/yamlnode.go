@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"math"
 	"path"
 	"regexp"
 	"sort"
@@ -178,6 +179,43 @@ func (r *reader) positiveInt(n *yaml.Node, field string) (int64, bool) {
 		return 0, false
 	}
 	return v, true
+}
+
+// messages reads a count of messages: a whole number (10000, 2_000_000) or
+// one with a suffix, k for thousands, M for millions, G for billions (10k,
+// 1.5M), that comes to a whole number.
+func (r *reader) messages(n *yaml.Node, field string) (int64, bool) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
+		return r.positiveInt(n, field)
+	}
+	if v, ok := parseCount(n.Value); ok && n.Kind == yaml.ScalarNode && (n.Tag == "!!str" || n.Tag == "!!float") {
+		return v, true
+	}
+	r.fail(n, field, "must be a positive whole number of messages such as 10000, 2_000_000, 10k or 1.5M, not %s", oneLine(n.Value))
+	return 0, false
+}
+
+// parseCount reads "10k", "1.5M", "2G" or "1e6" as a positive whole number.
+func parseCount(s string) (int64, bool) {
+	s = strings.ReplaceAll(strings.TrimSpace(s), "_", "")
+	scale := 1.0
+	switch {
+	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
+		scale = 1e3
+	case strings.HasSuffix(s, "M"):
+		scale = 1e6
+	case strings.HasSuffix(s, "G"):
+		scale = 1e9
+	}
+	if scale > 1 {
+		s = s[:len(s)-1]
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	v := f * scale
+	if err != nil || !(v >= 1) || v > math.MaxInt64/2 || v != math.Trunc(v) {
+		return 0, false
+	}
+	return int64(v), true
 }
 
 // boolean reads true or false.

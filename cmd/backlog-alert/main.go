@@ -337,11 +337,11 @@ func describeReading(w io.Writer, f *rules.File) {
 			}
 		}
 	}
-	calls := len(named) + len(listed)
-	seconds := time.Duration(float64(calls) / f.API.QPS * float64(time.Second)).Round(time.Second)
-	fmt.Fprintf(w, "\nreading: %d calls at api.qps %g/s take %s", calls, f.API.QPS, seconds)
+	calls, qps := len(named)+len(listed), function.QPS(f)
+	seconds := time.Duration(float64(calls) / qps * float64(time.Second)).Round(time.Second)
+	fmt.Fprintf(w, "\nreading: %d calls at api.qps %g/s take %s", calls, qps, seconds)
 	if len(listed) > 0 {
-		fmt.Fprintf(w, ", plus %s per group the globs select", time.Duration(float64(time.Second)/f.API.QPS))
+		fmt.Fprintf(w, ", plus %s per group the globs select", time.Duration(float64(time.Second)/qps))
 	}
 	fmt.Fprintln(w)
 	if budget := function.ReadingTime(defaultTimeout); seconds > budget {

@@ -456,7 +456,7 @@ func TestSDKDebugRefused(t *testing.T) {
 func TestValidateReadingTime(t *testing.T) {
 	const doc = `version: 1
 defaults: {region: cn-hangzhou, notify: [s]}
-api: {qps: %s}
+%s
 channels:
   s: {type: slack, webhook_url: "https://hooks.slack.com/services/T0/B0/x"}
 rules:
@@ -473,8 +473,9 @@ rules:
 		qps, says string
 		warns     bool
 	}{
-		{"10", "reading: 3 calls at api.qps 10/s take 0s, plus 100ms per group the globs select", false},
-		{"0.01", "reading: 3 calls at api.qps 0.01/s take 5m0s", true},
+		{"api: {qps: 10}", "reading: 3 calls at api.qps 10/s take 0s, plus 100ms per group the globs select", false},
+		{"api: {qps: 0.01}", "reading: 3 calls at api.qps 0.01/s take 5m0s", true},
+		{"", "reading: 3 calls at api.qps 50/s take 0s, plus 20ms per group the globs select", false}, // the default
 	} {
 		code, out, _ := cli(t, "validate", "--rules", writeRules(t, fmt.Sprintf(doc, tc.qps)))
 		if code != 0 || !strings.Contains(out, tc.says) || strings.Contains(out, "warning: that is more than the 3m45s") != tc.warns {

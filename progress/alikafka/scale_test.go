@@ -38,7 +38,7 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("DefaultConcurrency(%v) = %d, want %d", tt.qps, got, tt.want)
 		}
 	}
-	if alikafka.DefaultQPS != 10 || alikafka.DefaultTimeout != 5*time.Second || alikafka.DefaultRetries != 3 {
+	if alikafka.DefaultQPS != 50 || alikafka.DefaultTimeout != 5*time.Second || alikafka.DefaultRetries != 3 {
 		t.Error("defaults changed: update the README and this test")
 	}
 }
