@@ -14,6 +14,9 @@ type Group struct {
 	Region   string `json:"region"`
 	Instance string `json:"instance"`
 	Group    string `json:"group"`
+	// Tags are the group's tags as GetConsumerList reported them, when the
+	// run listed the group's instance; nil otherwise.
+	Tags map[string]string `json:"tags,omitempty"`
 	// TotalDiff is the group's backlog over all its topics, in messages.
 	TotalDiff int64 `json:"total_diff"`
 	// LastTimestamp is when the newest consumed message was produced, in Unix

@@ -356,7 +356,76 @@ func (c *Client) Region() string { return c.region }
 // every page of GetConsumerList, sorted. It makes one attempt per page, with
 // no pacing: Fetch adds those.
 func (c *Client) ListGroups(instance string) ([]string, error) {
+	infos, err := c.listGroups(context.Background(), instance, once)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(infos))
+	for i, g := range infos {
+		names[i] = g.Name
+	}
+	return names, nil
+}
+
+// GroupInfo is one consumer group as GetConsumerList describes it.
+type GroupInfo struct {
+	Name, Remark string
+	// Tags are the group's tags; nil when it has none.
+	Tags map[string]string
+}
+
+// ListGroupInfo is ListGroups with each group's remark and tags.
+func (c *Client) ListGroupInfo(instance string) ([]GroupInfo, error) {
 	return c.listGroups(context.Background(), instance, once)
+}
+
+// ServiceStatusRunning is GetInstanceList's ServiceStatus of a running
+// instance.
+const ServiceStatusRunning = 5
+
+// Instance is one instance as GetInstanceList describes it.
+type Instance struct {
+	ID, Name string
+	// ServiceStatus is the service's code; Running says it is
+	// ServiceStatusRunning, the only status whose groups can be read.
+	ServiceStatus int
+	Running       bool
+	// Tags are the instance's tags; nil when it has none.
+	Tags map[string]string
+}
+
+// Instances lists the instances of the client's region with
+// GetInstanceList (which has no paging), sorted by ID, in one attempt.
+func (c *Client) Instances() ([]Instance, error) {
+	return c.instances(context.Background(), once)
+}
+
+func (c *Client) instances(ctx context.Context, do caller) ([]Instance, error) {
+	var body instanceListBody
+	err := do(ctx, func() error {
+		req := sdkalikafka.CreateGetInstanceListRequest()
+		body = instanceListBody{}
+		return c.call(req, &body)
+	})
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []Instance
+	for _, vo := range body.InstanceList {
+		id := string(vo.InstanceID)
+		if id == "" || seen[id] {
+			continue
+		}
+		if r := string(vo.RegionID); r != "" && r != c.region {
+			continue // not this region's: its groups could not be read here
+		}
+		seen[id] = true
+		st := int(min(max(int64(vo.ServiceStatus), math.MinInt32), math.MaxInt32))
+		out = append(out, Instance{ID: id, Name: string(vo.Name), ServiceStatus: st, Running: st == ServiceStatusRunning, Tags: tagMap(vo.Tags)})
+	}
+	slices.SortFunc(out, func(a, b Instance) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
 // ProgressOption changes how Progress reads a group.
@@ -390,11 +459,11 @@ type caller func(ctx context.Context, attempt func() error) error
 
 func once(_ context.Context, attempt func() error) error { return attempt() }
 
-func (c *Client) listGroups(ctx context.Context, instance string, do caller) ([]string, error) {
+func (c *Client) listGroups(ctx context.Context, instance string, do caller) ([]GroupInfo, error) {
 	if instance == "" {
 		return nil, errors.New("alikafka: empty instance ID")
 	}
-	seen := map[string]bool{}
+	seen := map[string]GroupInfo{}
 	for page := 1; page <= maxListPages; page++ {
 		var body listBody
 		err := do(ctx, func() error {
@@ -410,9 +479,11 @@ func (c *Client) listGroups(ctx context.Context, instance string, do caller) ([]
 		}
 		added := 0
 		for _, vo := range body.ConsumerList {
-			if name := string(vo.ConsumerID); name != "" && !seen[name] {
-				seen[name] = true
-				added++
+			if name := string(vo.ConsumerID); name != "" {
+				if _, dup := seen[name]; !dup {
+					seen[name] = GroupInfo{Name: name, Remark: string(vo.Remark), Tags: tagMap(vo.Tags)}
+					added++
+				}
 			}
 		}
 		// Stop at the last page. "No new names" also ends the loop when a
@@ -422,12 +493,12 @@ func (c *Client) listGroups(ctx context.Context, instance string, do caller) ([]
 			break
 		}
 	}
-	names := make([]string, 0, len(seen))
-	for n := range seen {
-		names = append(names, n)
+	infos := make([]GroupInfo, 0, len(seen))
+	for _, g := range seen {
+		infos = append(infos, g)
 	}
-	slices.Sort(names)
-	return names, nil
+	slices.SortFunc(infos, func(a, b GroupInfo) int { return strings.Compare(a.Name, b.Name) })
+	return infos, nil
 }
 
 func (c *Client) progress(ctx context.Context, instance, group string, o progressOptions, do caller) (progress.Group, error) {

@@ -80,8 +80,48 @@ type listBody struct {
 }
 
 type consumerJSON struct {
-	ConsumerID flexString `json:"ConsumerId"`
+	ConsumerID flexString      `json:"ConsumerId"`
+	Remark     flexString      `json:"Remark"`
+	Tags       nested[tagJSON] `json:"Tags"`
 }
+
+type tagJSON struct {
+	Key   flexString `json:"Key"`
+	Value flexString `json:"Value"`
+}
+
+func (tagJSON) listKey() string { return "TagVO" }
+
+// tagMap turns a tag list into a map, nil when it is empty; of a key given
+// twice the last value wins.
+func tagMap(tags []tagJSON) map[string]string {
+	var m map[string]string
+	for _, t := range tags {
+		if t.Key == "" {
+			continue
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[string(t.Key)] = string(t.Value)
+	}
+	return m
+}
+
+type instanceListBody struct {
+	header
+	InstanceList nested[instanceJSON] `json:"InstanceList"`
+}
+
+type instanceJSON struct {
+	InstanceID    flexString      `json:"InstanceId"`
+	Name          flexString      `json:"Name"`
+	ServiceStatus flexInt         `json:"ServiceStatus"`
+	RegionID      flexString      `json:"RegionId"`
+	Tags          nested[tagJSON] `json:"Tags"`
+}
+
+func (instanceJSON) listKey() string { return "InstanceVO" }
 
 func (consumerJSON) listKey() string { return "ConsumerVO" }
 

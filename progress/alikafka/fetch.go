@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -18,12 +19,22 @@ import (
 const (
 	OpList     = "GetConsumerList"
 	OpProgress = "GetConsumerProgress"
+	// OpInstances marks a failed GetInstanceList of a region (Failure.Region
+	// set, Instance and Group empty).
+	OpInstances = "GetInstanceList"
 	// OpSelect marks a malformed glob in a Selection; nothing was called.
 	OpSelect = "Select"
 )
 
+// AllInstances as Selection.Instance selects every running instance of the
+// selection's region.
+const AllInstances = "*"
+
 // Selection is what one alert rule watches on one instance.
 type Selection struct {
+	// Instance AllInstances ("*") stands for every instance GetInstanceList
+	// reports running in Region; the region is listed once a Fetch, however
+	// many selections ask.
 	Region, Instance string
 	// Groups are names or globs (path.Match syntax: * ? [...]). A glob is
 	// expanded with GetConsumerList; a plain name is read without listing.
@@ -35,6 +46,13 @@ type Selection struct {
 	// HideLastTimestamp=true, which spares the service computing them; its
 	// timestamps are then unknown.
 	NeedTimestamps bool
+	// Tags, when set, restrict the selection to groups whose tags (as
+	// GetConsumerList reports them) have every key, each value matching its
+	// glob (path.Match syntax). It makes Fetch list the instance even for
+	// plain names: a named group the listing has without matching tags is
+	// not selected, while one the listing lacks is still read, so that its
+	// absence is reported in Missing.
+	Tags map[string]string
 }
 
 // GroupRef names one consumer group.
@@ -43,7 +61,9 @@ type GroupRef struct{ Region, Instance, Group string }
 // Failure is one thing that went wrong in Fetch.
 type Failure struct {
 	// Group is empty when listing the instance failed (Op OpList), and is the
-	// pattern when a pattern is malformed (Op OpSelect).
+	// pattern when a pattern is malformed (Op OpSelect; "key=pattern" for a
+	// tag's). Instance is empty too when listing the region's instances
+	// failed (Op OpInstances).
 	Region, Instance, Group string
 	Op                      string
 	Err                     error // already redacted
@@ -84,8 +104,8 @@ type Outcome struct {
 	// Failures are everything else that went wrong, sorted; one failing
 	// group or instance never stops the others.
 	Failures []Failure
-	// NotEvaluated are the groups (and listings, Op OpList) the run had no
-	// time left for, sorted: never started, or abandoned while waiting for a
+	// NotEvaluated are the groups (and listings, Op OpList or OpInstances)
+	// the run had no time left for, sorted: never started, or abandoned while waiting for a
 	// call slot or to retry, because ctx ended. Err says why and unwraps to
 	// context.DeadlineExceeded or context.Canceled. They failed nothing and
 	// are not in Failures.
@@ -114,9 +134,11 @@ type target struct {
 	timestamps bool
 }
 
-// Fetch expands every selection, listing each instance at most once even if
-// many selections glob it, dedups groups across selections, and reads their
-// progress.
+// Fetch expands every selection, listing each region's instances
+// (GetInstanceList, for Instance AllInstances) and each instance's groups
+// (GetConsumerList, for globs and Tags) at most once even if many selections
+// ask, dedups groups across selections, and reads their progress. A group of
+// a listed instance carries its tags into the Snapshot.
 //
 // All calls share one rate, cfg.QPS, on cfg.Concurrency workers, each with its
 // own Client per region. Throttling lowers the rate for the rest of the run
@@ -152,35 +174,9 @@ func Fetch(ctx context.Context, cfg Config, sels []Selection) Outcome {
 		}
 	}
 
-	// 1. List every instance some selection globs, once.
-	var toList []instanceRef
-	for _, s := range sels {
-		ref := instanceRef{s.Region, s.Instance}
-		if slices.ContainsFunc(s.Groups, isGlob) && !slices.Contains(toList, ref) {
-			toList = append(toList, ref)
-		}
-	}
-	type listing struct {
-		names []string
-		err   error
-	}
-	listed := map[instanceRef]listing{}
-	for i, l := range run(ctx, workers, toList, func(w *worker, r instanceRef) listing {
-		c, err := w.client(r.Region)
-		if err != nil {
-			return listing{err: err}
-		}
-		names, err := c.listGroups(ctx, r.Instance, rn.do)
-		return listing{names, err}
-	}, func() listing { return listing{err: rn.notRead(ctx, nil, nil)} }) {
-		listed[toList[i]] = l
-		if l.err != nil {
-			record(GroupRef{Region: toList[i].Region, Instance: toList[i].Instance}, OpList, l.err)
-		}
-	}
-
-	// 2. Expand and dedup.
-	targets := map[GroupRef]target{}
+	// 0. Check patterns, and list the instances of every region some
+	// selection asks all instances of, once.
+	var regions []string
 	for _, s := range sels {
 		for _, p := range append(slices.Clone(s.Groups), s.Exclude...) {
 			if !isGlob(p) {
@@ -190,6 +186,91 @@ func Fetch(ctx context.Context, cfg Config, sels []Selection) Outcome {
 				out.Failures = append(out.Failures, Failure{Region: s.Region, Instance: s.Instance, Group: p, Op: OpSelect, Err: err})
 			}
 		}
+		for _, k := range slices.Sorted(maps.Keys(s.Tags)) {
+			if err := ValidatePattern(s.Tags[k]); err != nil {
+				out.Failures = append(out.Failures, Failure{Region: s.Region, Instance: s.Instance, Group: k + "=" + s.Tags[k], Op: OpSelect,
+					Err: fmt.Errorf("alikafka: bad pattern for tag %q: %w", k, err)})
+			}
+		}
+		if s.Instance == AllInstances && !slices.Contains(regions, s.Region) {
+			regions = append(regions, s.Region)
+		}
+	}
+	type instListing struct {
+		insts []Instance
+		err   error
+	}
+	instancesOf := map[string][]Instance{}
+	for i, l := range run(ctx, workers, regions, func(w *worker, region string) instListing {
+		c, err := w.client(region)
+		if err != nil {
+			return instListing{err: err}
+		}
+		insts, err := c.instances(ctx, rn.do)
+		return instListing{insts, err}
+	}, func() instListing { return instListing{err: rn.notRead(ctx, nil, nil)} }) {
+		instancesOf[regions[i]] = l.insts
+		if l.err != nil {
+			record(GroupRef{Region: regions[i]}, OpInstances, l.err)
+		}
+	}
+	expanded := make([]Selection, 0, len(sels))
+	for _, s := range sels {
+		if s.Instance != AllInstances {
+			expanded = append(expanded, s)
+			continue
+		}
+		for _, in := range instancesOf[s.Region] {
+			if in.Running {
+				e := s
+				e.Instance = in.ID
+				expanded = append(expanded, e)
+			}
+		}
+	}
+	sels = expanded
+
+	// 1. List every instance some selection globs or selects by tag, once.
+	var toList []instanceRef
+	for _, s := range sels {
+		ref := instanceRef{s.Region, s.Instance}
+		if (len(s.Tags) > 0 || slices.ContainsFunc(s.Groups, isGlob)) && !slices.Contains(toList, ref) {
+			toList = append(toList, ref)
+		}
+	}
+	type listing struct {
+		groups []GroupInfo
+		err    error
+	}
+	listed := map[instanceRef]listing{}
+	for i, l := range run(ctx, workers, toList, func(w *worker, r instanceRef) listing {
+		c, err := w.client(r.Region)
+		if err != nil {
+			return listing{err: err}
+		}
+		groups, err := c.listGroups(ctx, r.Instance, rn.do)
+		return listing{groups, err}
+	}, func() listing { return listing{err: rn.notRead(ctx, nil, nil)} }) {
+		listed[toList[i]] = l
+		if l.err != nil {
+			record(GroupRef{Region: toList[i].Region, Instance: toList[i].Instance}, OpList, l.err)
+		}
+	}
+
+	// The tags of every listed group, for the Snapshot.
+	tagsOf := map[GroupRef]map[string]string{}
+	for ref, l := range listed {
+		for _, g := range l.groups {
+			if g.Tags != nil {
+				tagsOf[GroupRef{ref.Region, ref.Instance, g.Name}] = g.Tags
+			}
+		}
+	}
+
+	// 2. Expand and dedup.
+	targets := map[GroupRef]target{}
+	for _, s := range sels {
+		l := listed[instanceRef{s.Region, s.Instance}]
 		add := func(name string, named bool) {
 			if matchAny(s.Exclude, name) {
 				return
@@ -200,12 +281,22 @@ func Fetch(ctx context.Context, cfg Config, sels []Selection) Outcome {
 		}
 		for _, g := range s.Groups {
 			if !isGlob(g) {
-				add(g, true)
+				if len(s.Tags) == 0 {
+					add(g, true)
+					continue
+				}
+				if l.err != nil {
+					continue // the listing's failure is reported
+				}
+				i, found := slices.BinarySearchFunc(l.groups, g, func(gi GroupInfo, name string) int { return strings.Compare(gi.Name, name) })
+				if !found || tagsMatch(s.Tags, l.groups[i].Tags) {
+					add(g, true)
+				}
 				continue
 			}
-			for _, name := range listed[instanceRef{s.Region, s.Instance}].names {
-				if ok, _ := path.Match(g, name); ok {
-					add(name, false)
+			for _, gi := range l.groups {
+				if ok, _ := path.Match(g, gi.Name); ok && tagsMatch(s.Tags, gi.Tags) {
+					add(gi.Name, false)
 				}
 			}
 		}
@@ -232,6 +323,7 @@ func Fetch(ctx context.Context, cfg Config, sels []Selection) Outcome {
 		ref := refs[i]
 		switch {
 		case r.err == nil:
+			r.g.Tags = maps.Clone(tagsOf[ref])
 			out.Snapshot.Groups = append(out.Snapshot.Groups, r.g)
 		case IsGroupNotFound(r.err):
 			if targets[ref].named {
@@ -261,6 +353,21 @@ func Fetch(ctx context.Context, cfg Config, sels []Selection) Outcome {
 
 func compareRefs(a, b GroupRef) int {
 	return cmp.Or(strings.Compare(a.Region, b.Region), strings.Compare(a.Instance, b.Instance), strings.Compare(a.Group, b.Group))
+}
+
+// tagsMatch reports whether tags has every key of want, each value matching
+// its glob.
+func tagsMatch(want, tags map[string]string) bool {
+	for k, p := range want {
+		v, ok := tags[k]
+		if !ok {
+			return false
+		}
+		if m, _ := path.Match(p, v); !m {
+			return false
+		}
+	}
+	return true
 }
 
 func matchAny(patterns []string, name string) bool {

@@ -1,6 +1,11 @@
 package alikafkatest
 
-import "github.com/backlog-alert/backlog-alert/progress"
+import (
+	"maps"
+	"slices"
+
+	"github.com/backlog-alert/backlog-alert/progress"
+)
 
 // The service's JSON shapes. Every list is nested twice under the same key
 // ("TopicList": {"TopicList": [...]}), as the real service sends it; slices are
@@ -50,7 +55,40 @@ type consumerVO struct {
 }
 
 type tagList struct {
-	TagVO []struct{} `json:"TagVO"`
+	TagVO []tagVO `json:"TagVO"`
+}
+
+type tagVO struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
+}
+
+// toTags renders tags sorted by key; never nil.
+func toTags(tags map[string]string) tagList {
+	vos := make([]tagVO, 0, len(tags))
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		vos = append(vos, tagVO{Key: k, Value: tags[k]})
+	}
+	return tagList{TagVO: vos}
+}
+
+type instanceListBody struct {
+	okHeader
+	InstanceList instanceList `json:"InstanceList"`
+}
+
+type instanceList struct {
+	InstanceVO []instanceVO `json:"InstanceVO"`
+}
+
+// instanceVO is the part of the service's InstanceVO the fake knows.
+type instanceVO struct {
+	InstanceID     string  `json:"InstanceId"`
+	Name           string  `json:"Name"`
+	ServiceStatus  int     `json:"ServiceStatus"`
+	RegionID       string  `json:"RegionId"`
+	UsedGroupCount int     `json:"UsedGroupCount"`
+	Tags           tagList `json:"Tags"`
 }
 
 type progressBody struct {

@@ -5,8 +5,8 @@
 //
 // The server checks every request the way the service does (signature version
 // 1.0, Version, Format, Action, AccessKeyId, SecurityToken, Timestamp window,
-// SignatureNonce reuse) and serves GetConsumerList and GetConsumerProgress in
-// the service's JSON shape. It computes nothing: progress is served exactly as
+// SignatureNonce reuse) and serves GetInstanceList, GetConsumerList and
+// GetConsumerProgress in the service's JSON shape. It computes nothing: progress is served exactly as
 // given to SetGroup or SetRawProgress, except that a request with
 // HideLastTimestamp=true gets -1 for every LastTimestamp, as the service does
 // not compute them then.
@@ -52,6 +52,11 @@ const (
 
 	ActionGetConsumerList     = "GetConsumerList"
 	ActionGetConsumerProgress = "GetConsumerProgress"
+	ActionGetInstanceList     = "GetInstanceList"
+
+	// ServiceStatusRunning is GetInstanceList's ServiceStatus of a running
+	// instance, the default of every instance the fake knows.
+	ServiceStatusRunning = 5
 
 	// CodeGroupNotFound is the documented code for a consumer group that does
 	// not exist.
@@ -75,10 +80,12 @@ const (
 // A SecurityToken, when set, must arrive as the SecurityToken parameter.
 type Credentials = credentials.Credentials
 
-// Fault makes matching requests fail or slow down. Empty Action, Instance and
-// Group match anything; Group is compared with the ConsumerId parameter.
+// Fault makes matching requests fail or slow down. Empty Action, Instance,
+// Group and Region match anything; Group is compared with the ConsumerId
+// parameter and Region with RegionId.
 type Fault struct {
 	Action, Instance, Group string
+	Region                  string
 	// HTTPStatus is the status of the error reply; 0 only adds Latency and
 	// lets the request proceed. A 2xx status gets a business-error body
 	// (with "Success": false).
@@ -136,7 +143,11 @@ type Server struct {
 
 type instance struct {
 	region string // "" accepts any RegionId
+	meta   InstanceMeta
 	groups map[string]groupEntry
+	// groupMeta holds each group's Remark and tags for GetConsumerList; it
+	// outlives SetGroup replacing the group's progress.
+	groupMeta map[string]groupMeta
 	// sorted caches the group names in order for GetConsumerList; nil when
 	// a group was added or removed since.
 	sorted []string
@@ -157,6 +168,19 @@ func (in *instance) set(name string, e groupEntry) {
 		in.sorted = nil
 	}
 	in.groups[name] = e
+}
+
+type groupMeta struct {
+	remark string
+	tags   map[string]string
+}
+
+// InstanceMeta is what GetInstanceList tells of an instance.
+type InstanceMeta struct {
+	Name string
+	// ServiceStatus is served as given; 0 means ServiceStatusRunning.
+	ServiceStatus int
+	Tags          map[string]string
 }
 
 type groupEntry struct {
@@ -198,11 +222,34 @@ func (s *Server) AddInstance(region, instanceID string) {
 	s.instance(instanceID, region)
 }
 
+// SetInstanceMeta makes an instance known, as AddInstance does, and sets
+// what GetInstanceList answers for it. GetInstanceList lists only instances
+// bound to a region, those of the request's RegionId, sorted by ID.
+func (s *Server) SetInstanceMeta(region, instanceID string, m InstanceMeta) {
+	m.Tags = maps.Clone(m.Tags)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.instance(instanceID, region).meta = m
+}
+
+// SetGroupMeta sets the Remark and tags GetConsumerList answers for a group,
+// adding the group (with no progress) if the instance does not have it yet.
+// Tags given to SetGroup in progress.Group.Tags are also the group's tags.
+func (s *Server) SetGroupMeta(instanceID, group, remark string, tags map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := s.instance(instanceID, "")
+	if _, ok := in.groups[group]; !ok {
+		in.set(group, groupEntry{group: progress.Group{Instance: instanceID, Group: group}})
+	}
+	in.groupMeta[group] = groupMeta{remark: remark, tags: maps.Clone(tags)}
+}
+
 // instance returns (creating) an instance; s.mu must be held.
 func (s *Server) instance(id, region string) *instance {
 	in := s.instances[id]
 	if in == nil {
-		in = &instance{groups: map[string]groupEntry{}}
+		in = &instance{groups: map[string]groupEntry{}, groupMeta: map[string]groupMeta{}}
 		s.instances[id] = in
 	}
 	if region != "" {
@@ -213,12 +260,19 @@ func (s *Server) instance(id, region string) *instance {
 
 // SetGroup adds or replaces group g.Group of instance g.Instance (binding the
 // instance to g.Region when that is set). TotalDiff and LastTimestamp are
-// served as given.
+// served as given. A non-nil g.Tags replaces the group's tags in
+// GetConsumerList (see SetGroupMeta).
 func (s *Server) SetGroup(g progress.Group) {
 	g = cloneGroup(g) // the caller may keep mutating its slices
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.instance(g.Instance, g.Region).set(g.Group, groupEntry{group: g})
+	in := s.instance(g.Instance, g.Region)
+	in.set(g.Group, groupEntry{group: g})
+	if g.Tags != nil {
+		m := in.groupMeta[g.Group]
+		m.tags = maps.Clone(g.Tags)
+		in.groupMeta[g.Group] = m
+	}
 }
 
 // RemoveGroup deletes a group; the instance stays known.
@@ -228,6 +282,7 @@ func (s *Server) RemoveGroup(instanceID, group string) {
 	if in := s.instances[instanceID]; in != nil {
 		if _, ok := in.groups[group]; ok {
 			delete(in.groups, group)
+			delete(in.groupMeta, group)
 			in.sorted = nil
 		}
 	}
@@ -374,6 +429,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.consumerList(w, params)
 	case ActionGetConsumerProgress:
 		s.consumerProgress(w, params)
+	case ActionGetInstanceList:
+		s.instanceList(w, params)
 	}
 }
 
@@ -394,7 +451,7 @@ func (s *Server) authenticate(method string, rec Request) *apiError {
 	if v := p.Get("Version"); v != APIVersion {
 		return &apiError{http.StatusBadRequest, "InvalidVersion", fmt.Sprintf("Specified parameter Version %q is not valid.", v)}
 	}
-	if a := p.Get("Action"); a != ActionGetConsumerList && a != ActionGetConsumerProgress {
+	if a := p.Get("Action"); a != ActionGetConsumerList && a != ActionGetConsumerProgress && a != ActionGetInstanceList {
 		return &apiError{http.StatusNotFound, "InvalidAction.NotFound", fmt.Sprintf("Specified api %q is not found, please check your url and method.", a)}
 	}
 	if f := p.Get("Format"); f != "JSON" {
@@ -449,7 +506,7 @@ func (s *Server) applyFaults(ctx context.Context, w http.ResponseWriter, rec Req
 	var reply *faultState
 	s.mu.Lock()
 	for _, f := range s.faults {
-		if f.left == 0 || !match(f.Action, rec.Action) || !match(f.Instance, rec.InstanceId) || !match(f.Group, rec.ConsumerId) {
+		if f.left == 0 || !match(f.Action, rec.Action) || !match(f.Instance, rec.InstanceId) || !match(f.Group, rec.ConsumerId) || !match(f.Region, region) {
 			continue
 		}
 		if f.left > 0 {
@@ -517,6 +574,7 @@ func (s *Server) consumerList(w http.ResponseWriter, p url.Values) {
 		}
 	}
 	var pageNames []string
+	var metas []groupMeta
 	// (page-1)*size could overflow for absurd parameters: compare pages.
 	pages := len(names) / size
 	if len(names)%size != 0 {
@@ -525,6 +583,9 @@ func (s *Server) consumerList(w http.ResponseWriter, p url.Values) {
 	if page-1 < pages {
 		start := (page - 1) * size
 		pageNames = slices.Clone(names[start:min(start+size, len(names))])
+		for _, n := range pageNames {
+			metas = append(metas, in.groupMeta[n]) // maps are never mutated, only replaced
+		}
 	}
 	total := len(names)
 	s.mu.Unlock()
@@ -534,8 +595,8 @@ func (s *Server) consumerList(w http.ResponseWriter, p url.Values) {
 	}
 
 	vos := make([]consumerVO, 0, len(pageNames))
-	for _, n := range pageNames {
-		vos = append(vos, consumerVO{ConsumerID: n, InstanceID: p.Get("InstanceId"), RegionID: region, Tags: tagList{TagVO: []struct{}{}}})
+	for i, n := range pageNames {
+		vos = append(vos, consumerVO{ConsumerID: n, InstanceID: p.Get("InstanceId"), RegionID: region, Remark: metas[i].remark, Tags: toTags(metas[i].tags)})
 	}
 	s.writeJSON(w, http.StatusOK, consumerListBody{
 		okHeader:     s.ok(),
@@ -544,6 +605,32 @@ func (s *Server) consumerList(w http.ResponseWriter, p url.Values) {
 		PageSize:     size,
 		ConsumerList: consumerList{ConsumerVO: vos},
 	})
+}
+
+func (s *Server) instanceList(w http.ResponseWriter, p url.Values) {
+	region := p.Get("RegionId")
+	if region == "" {
+		s.writeError(w, region, apiError{http.StatusBadRequest, "MissingParameter", "RegionId is mandatory."})
+		return
+	}
+	s.mu.Lock()
+	vos := []instanceVO{}
+	for _, id := range slices.Sorted(maps.Keys(s.instances)) {
+		in := s.instances[id]
+		if in.region != region {
+			continue
+		}
+		status := in.meta.ServiceStatus
+		if status == 0 {
+			status = ServiceStatusRunning
+		}
+		vos = append(vos, instanceVO{
+			InstanceID: id, Name: in.meta.Name, ServiceStatus: status, RegionID: region,
+			Tags: toTags(in.meta.Tags), UsedGroupCount: len(in.groups),
+		})
+	}
+	s.mu.Unlock()
+	s.writeJSON(w, http.StatusOK, instanceListBody{okHeader: s.ok(), InstanceList: instanceList{InstanceVO: vos}})
 }
 
 func (s *Server) consumerProgress(w http.ResponseWriter, p url.Values) {
@@ -647,6 +734,7 @@ func cloneValues(v url.Values) url.Values {
 }
 
 func cloneGroup(g progress.Group) progress.Group {
+	g.Tags = maps.Clone(g.Tags)
 	g.Topics = slices.Clone(g.Topics)
 	for i := range g.Topics {
 		g.Topics[i].Partitions = slices.Clone(g.Topics[i].Partitions)
