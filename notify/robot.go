@@ -105,3 +105,16 @@ var Emoji = map[Icon]string{
 	IconAlarm:      "🚨",
 	IconCaution:    "⚠️",
 }
+
+// ErrcodeReply reads the verdict DingTalk's and WeCom's robots answer with:
+// {"errcode":0,"errmsg":"ok"}.
+func ErrcodeReply(raw []byte) (code int, msg string, ok bool) {
+	var r struct {
+		Errcode *int   `json:"errcode"`
+		Errmsg  string `json:"errmsg"`
+	}
+	if json.Unmarshal(raw, &r) != nil || r.Errcode == nil {
+		return 0, "", false
+	}
+	return *r.Errcode, r.Errmsg, true
+}

@@ -190,21 +190,7 @@ func TestValidateShowsLanguageZoneAndAnnotations(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stdout, stderr := cli(t, "validate", "--rules", writeRules(t, tc.doc))
-			if code != function.ExitOK {
-				t.Fatalf("exit %d\n%s", code, stderr)
-			}
-			lines := strings.Split(stdout, "\n")
-			for _, want := range tc.want {
-				if !slices.Contains(lines, want) {
-					t.Errorf("no line %q in:\n%s", want, stdout)
-				}
-			}
-			for _, not := range tc.not {
-				if strings.Contains(stdout, not) {
-					t.Errorf("output has %q:\n%s", not, stdout)
-				}
-			}
+			stdout, stderr := validateShows(t, tc.doc, tc.want, tc.not)
 			for _, secret := range []string{sink.SlackURL("team-slack"), sink.DingTalkURL("ops-dingtalk", robot), robot, signing, "webhook"} {
 				if strings.Contains(stdout+stderr, secret) {
 					t.Errorf("validate printed %q", secret)
@@ -212,6 +198,28 @@ func TestValidateShowsLanguageZoneAndAnnotations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// validateShows runs validate on doc and checks that its output has every
+// line of want, whole, and none of not anywhere (stderr included).
+func validateShows(t *testing.T, doc string, want, not []string) (stdout, stderr string) {
+	t.Helper()
+	code, stdout, stderr := cli(t, "validate", "--rules", writeRules(t, doc))
+	if code != function.ExitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	lines := strings.Split(stdout, "\n")
+	for _, w := range want {
+		if !slices.Contains(lines, w) {
+			t.Errorf("no line %q in:\n%s", w, stdout)
+		}
+	}
+	for _, n := range not {
+		if strings.Contains(stdout+stderr, n) {
+			t.Errorf("validate printed %q:\n%s", n, stdout)
+		}
+	}
+	return stdout, stderr
 }
 
 func TestValidateSlackApp(t *testing.T) {
@@ -241,21 +249,7 @@ func TestValidateSlackApp(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stdout, stderr := cli(t, "validate", "--rules", writeRules(t, tc.doc))
-			if code != function.ExitOK {
-				t.Fatalf("exit %d\n%s", code, stderr)
-			}
-			lines := strings.Split(stdout, "\n")
-			for _, want := range tc.want {
-				if !slices.Contains(lines, want) {
-					t.Errorf("no line %q in:\n%s", want, stdout)
-				}
-			}
-			for _, not := range append(tc.not, botToken, "1111111111", "cliTest", "xoxb-1") {
-				if strings.Contains(stdout+stderr, not) {
-					t.Errorf("validate printed %q:\n%s", not, stdout)
-				}
-			}
+			validateShows(t, tc.doc, tc.want, append(tc.not, botToken, "1111111111", "cliTest", "xoxb-1"))
 		})
 	}
 

@@ -8,7 +8,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -138,20 +137,8 @@ func (n *Notifier) post(ctx context.Context, body []byte) error {
 	if u, err := url.Parse(n.url); err == nil {
 		secrets = append(secrets, u.Query().Get("access_token"))
 	}
-	return notify.Robot{Service: "dingtalk", Client: n.client, CodeName: "errcode", Reply: reply, Classify: classify}.
+	return notify.Robot{Service: "dingtalk", Client: n.client, CodeName: "errcode", Reply: notify.ErrcodeReply, Classify: classify}.
 		Post(ctx, target, body, secrets...)
-}
-
-// reply reads DingTalk's verdict: {"errcode":0,"errmsg":"ok"}.
-func reply(raw []byte) (int, string, bool) {
-	var r struct {
-		Errcode *int   `json:"errcode"`
-		Errmsg  string `json:"errmsg"`
-	}
-	if json.Unmarshal(raw, &r) != nil || r.Errcode == nil {
-		return 0, "", false
-	}
-	return *r.Errcode, r.Errmsg, true
 }
 
 // classify explains DingTalk's documented error codes. Unknown codes are

@@ -8,7 +8,6 @@ package wecom
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -198,20 +197,8 @@ func (n *Notifier) send(ctx context.Context, p payload) error {
 
 // post makes one attempt.
 func (n *Notifier) post(ctx context.Context, body []byte) error {
-	return notify.Robot{Service: "wecom", Client: n.client, CodeName: "errcode", Reply: reply, Classify: classify}.
+	return notify.Robot{Service: "wecom", Client: n.client, CodeName: "errcode", Reply: notify.ErrcodeReply, Classify: classify}.
 		Post(ctx, n.url, body, n.url, n.key)
-}
-
-// reply reads WeCom's verdict: {"errcode":0,"errmsg":"ok"}.
-func reply(raw []byte) (int, string, bool) {
-	var r struct {
-		Errcode *int   `json:"errcode"`
-		Errmsg  string `json:"errmsg"`
-	}
-	if json.Unmarshal(raw, &r) != nil || r.Errcode == nil {
-		return 0, "", false
-	}
-	return *r.Errcode, r.Errmsg, true
 }
 
 // classify explains the error codes a group robot answers with. Unknown
