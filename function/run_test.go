@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlog-alert/backlog-alert/internal/closedport"
 	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/notify/chattest"
 	"github.com/backlog-alert/backlog-alert/progress"
@@ -334,6 +335,8 @@ func TestRunLeaksNoSecret(t *testing.T) {
 		w := newWorld(t, testRules)
 		w.api.Close() // transport errors carry the signed URL
 		w.sink.Close()
+		w.api.URL, w.sink.URL = closedport.URL(t), closedport.URL(t)
+		w.file = rulesOn(t, testRules, w.sink)
 		rep := w.run(t)
 		if len(rep.Errors) == 0 {
 			t.Fatal("no errors from a closed endpoint")

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlog-alert/backlog-alert/internal/closedport"
 	"github.com/backlog-alert/backlog-alert/state"
 	"github.com/backlog-alert/backlog-alert/state/osstest"
 )
@@ -297,8 +298,9 @@ func TestOSSNoCredentials(t *testing.T) {
 func TestOSSTransportErrors(t *testing.T) {
 	t.Run("server down", func(t *testing.T) {
 		srv := osstest.NewServer()
-		st := openOSS(t, srv, sts)
 		srv.Close()
+		srv.URL = closedport.URL(t)
+		st := openOSS(t, srv, sts)
 		err := st.Save(context.Background(), []byte("x"))
 		var oe *state.OSSError
 		if !errors.As(err, &oe) || oe.StatusCode != 0 || !oe.Temporary() {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlog-alert/backlog-alert/internal/closedport"
 	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/notify/alertmanager"
 	"github.com/backlog-alert/backlog-alert/notify/alertmanager/amtest"
@@ -151,9 +152,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 // The password in the URL itself (http://user:pass@host) stays out of
 // errors too.
 func TestTransportError(t *testing.T) {
-	s := amtest.NewServer()
-	base := strings.Replace(s.URL, "http://", "http://"+user+":"+password+"@", 1)
-	s.Close() // nothing listens any more
+	base := strings.Replace(closedport.URL(t), "http://", "http://"+user+":"+password+"@", 1)
 	_, err := alertmanager.New(base, alertmanager.Auth{BearerToken: token}, 0, nil, notify.WithRetry(notify.NoRetry), notify.WithLimiter(nil)).
 		Notify(context.Background(), message())
 	if err == nil || !strings.Contains(err.Error(), "alertmanager: request failed: ") || !notify.Retryable(err) {
