@@ -24,6 +24,9 @@ func blindSpots(out alikafka.Outcome, scrub *scrubber) []lifecycle.BlindSpot {
 	failures := map[instance][]alikafka.Failure{}
 	for _, f := range append(slices.Clone(out.Failures), out.NotEvaluated...) {
 		k := instance{f.Region, f.Instance}
+		if f.Op == alikafka.OpInstances {
+			k.id = rules.AllInstances // what the rules watching every instance cannot see
+		}
 		failures[k] = append(failures[k], f)
 	}
 	var spots []lifecycle.BlindSpot
@@ -31,7 +34,7 @@ func blindSpots(out alikafka.Outcome, scrub *scrubber) []lifecycle.BlindSpot {
 		var cause rules.BlindCause
 		unreadable, listed := 0, true
 		for _, f := range fs {
-			if f.Op == alikafka.OpList {
+			if f.Op == alikafka.OpList || f.Op == alikafka.OpInstances {
 				listed = false
 			} else {
 				unreadable++
@@ -40,6 +43,8 @@ func blindSpots(out alikafka.Outcome, scrub *scrubber) []lifecycle.BlindSpot {
 		switch code := rejected(fs); {
 		case code != "":
 			cause = rules.BlindCause{Kind: rules.BlindCredentials, Code: code}
+		case k.id == rules.AllInstances:
+			cause = rules.BlindCause{Kind: rules.BlindInstances, Error: firstError(fs, alikafka.OpInstances)}
 		case !listed && read[k] == 0:
 			cause = rules.BlindCause{Kind: rules.BlindListing, Error: firstError(fs, alikafka.OpList)}
 		case unreadable*2 > unreadable+read[k]:

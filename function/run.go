@@ -133,6 +133,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		anomalies = append(anomalies[:maxAnomalies], fmt.Sprintf("…and %d more anomalies in the service's replies", len(anomalies)-maxAnomalies))
 	}
 	rep.Warnings = append(rep.Warnings, anomalies...)
+	for _, w := range unrouted(file, out.Snapshot) {
+		rep.Warnings = append(rep.Warnings, w)
+		log.Warn("no route for a tag value", "detail", w)
+	}
 	for _, f := range out.Failures {
 		rep.Errors = append(rep.Errors, scrub.string(fmt.Sprintf("%s %s: %v", f.Op, where(f), f.Err)))
 		log.Error("cannot read consumer progress", "op", f.Op, "region", f.Region, "instance", f.Instance, "group", f.Group, "error", scrub.string(f.Err.Error()))
@@ -236,11 +240,14 @@ func fetch(ctx context.Context, opts Options, creds alikafka.Credentials, file *
 		ctx, cancel = context.WithDeadline(ctx, fetchBudget(deadline, time.Now()))
 		defer cancel()
 	}
-	sels := make([]alikafka.Selection, len(file.Rules))
-	for i, r := range file.Rules {
-		// LastTimestamp is expensive for the service: ask for it only where
-		// a stale threshold needs it.
-		sels[i] = alikafka.Selection{Region: r.Region, Instance: r.Instance, Groups: r.Groups, Exclude: r.ExcludeGroups, NeedTimestamps: r.Stale != nil}
+	var sels []alikafka.Selection
+	for _, r := range file.Rules {
+		for _, instance := range r.Instances {
+			// LastTimestamp is expensive for the service: ask for it only
+			// where a stale threshold needs it.
+			sels = append(sels, alikafka.Selection{Region: r.Region, Instance: instance, Groups: r.Groups, Exclude: r.ExcludeGroups,
+				NeedTimestamps: r.Stale != nil, Tags: r.GroupTags, WantTags: r.Routes != nil})
+		}
 	}
 	return alikafka.Fetch(ctx, cfg, sels)
 }
@@ -257,6 +264,9 @@ func QPS(f *rules.File) float64 {
 const maxAnomalies = 20
 
 func where(f alikafka.Failure) string {
+	if f.Op == alikafka.OpInstances {
+		return "region " + f.Region
+	}
 	if f.Group != "" {
 		return f.Instance + " group " + f.Group
 	}
@@ -264,18 +274,29 @@ func where(f alikafka.Failure) string {
 }
 
 // unread tells the lifecycle which groups this run could not see, so their
-// alerts are neither resolved nor declared gone.
+// alerts are neither resolved nor declared gone. When a region's instances
+// could not be listed, every group of it the run did not read is unread.
 func unread(out alikafka.Outcome) func(region, instance, group string) bool {
-	groups, instances := map[[3]string]bool{}, map[[2]string]bool{}
+	groups, instances, regions := map[[3]string]bool{}, map[[2]string]bool{}, map[string]bool{}
 	for _, f := range append(slices.Clone(out.Failures), out.NotEvaluated...) {
-		if f.Op == alikafka.OpList {
+		switch f.Op {
+		case alikafka.OpInstances:
+			regions[f.Region] = true
+		case alikafka.OpList:
 			instances[[2]string{f.Region, f.Instance}] = true
-		} else {
+		default:
 			groups[[3]string{f.Region, f.Instance, f.Group}] = true
 		}
 	}
+	read := map[[3]string]bool{}
+	if len(regions) > 0 {
+		for _, g := range out.Snapshot.Groups {
+			read[[3]string{g.Region, g.Instance, g.Group}] = true
+		}
+	}
 	return func(region, instance, group string) bool {
-		return instances[[2]string{region, instance}] || groups[[3]string{region, instance, group}]
+		return instances[[2]string{region, instance}] || groups[[3]string{region, instance, group}] ||
+			regions[region] && !read[[3]string{region, instance, group}]
 	}
 }
 

@@ -398,10 +398,13 @@ func Step(prior *State, in Input) Outcome {
 		if rule == nil {
 			continue
 		}
+		// A group's tags may route its alerts elsewhere than the rule's
+		// notify; they are the tags of the last run that saw the group.
+		channels, _ := rule.Channels(as.Alert.Tags)
 		if !isMeta(as.Alert) && unread(as.Alert.Region, as.Alert.Instance, as.Alert.Group) {
 			// Not seen this run: as it was. A channel told every run hears
 			// it still fires, so that it does not resolve it by itself.
-			for _, ch := range rule.Notify {
+			for _, ch := range channels {
 				if resends[ch] && as.ResolvedAt.IsZero() && as.Channels[ch].knowsFiring() {
 					a := as.Alert
 					a.Annotations = rule.Annotate(a)
@@ -431,12 +434,12 @@ func Step(prior *State, in Input) Outcome {
 			}
 		}
 		for ch := range as.Channels {
-			if !slices.Contains(rule.Notify, ch) {
+			if !slices.Contains(channels, ch) {
 				delete(as.Channels, ch)
 			}
 		}
 		if !report.Silenced {
-			for _, ch := range rule.Notify {
+			for _, ch := range channels {
 				item := Item{Alert: told, Since: as.FiringSince}
 				if d := as.Channels[ch]; d.knowsFiring() {
 					item.Thread = d.Thread
@@ -451,7 +454,7 @@ func Step(prior *State, in Input) Outcome {
 		}
 		// A resolved alert is forgotten once no channel has anything left
 		// to hear about it; the report shows it in the run it resolved.
-		if !as.ResolvedAt.IsZero() && !owesResolution(as, rule, report.Silenced, outbox, resends) {
+		if !as.ResolvedAt.IsZero() && !owesResolution(as, rule, channels, report.Silenced, outbox, resends) {
 			delete(st.Alerts, key)
 			if !as.ResolvedAt.Equal(now) {
 				continue
@@ -495,10 +498,11 @@ func alongside(ongoing, items []Item, ruleIndex map[string]int) []Item {
 
 // whyGone says why a group is no longer read though nothing failed: a rule
 // still selects it (so the service no longer knows it: deleted), or none
-// does.
+// does. The group's tags are not kept: a rule that selects by tag no longer
+// selects a group the run did not see.
 func whyGone(f *rules.File, gs *GroupState) string {
 	for i := range f.Rules {
-		if f.Rules[i].Matches(gs.Region, gs.Instance, gs.Group) {
+		if f.Rules[i].Matches(gs.Region, gs.Instance, gs.Group, nil) {
 			return rules.GoneDeleted
 		}
 	}
@@ -545,8 +549,8 @@ func due(as *AlertState, d *Delivery, sendResolved, gone bool, repeat time.Durat
 // alert resolved: it was told the alert fires, hears resolutions (the rule's
 // send_resolved, or a channel told every run), and the resolution is queued
 // now or held back by a silence.
-func owesResolution(as *AlertState, rule *rules.Rule, silenced bool, outbox map[string][]Item, resends map[string]bool) bool {
-	for _, ch := range rule.Notify {
+func owesResolution(as *AlertState, rule *rules.Rule, channels []string, silenced bool, outbox map[string][]Item, resends map[string]bool) bool {
+	for _, ch := range channels {
 		if !as.Channels[ch].knowsFiring() || !rule.SendResolved && !resends[ch] {
 			continue
 		}

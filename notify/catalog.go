@@ -104,6 +104,9 @@ type Catalog struct {
 	BlindResolved     string // instance
 	BlindWas          string // reason
 	BlindRegion       string // region
+	// BlindEveryInstance names what a rule watching every instance of a
+	// region cannot see when the region's instances cannot be listed.
+	BlindEveryInstance string // region
 	// Why it cannot see, by rules.BlindCause kind; the arguments are those
 	// of English's, in this order: code / error / unreadable, groups, error /
 	// error / held, error.
@@ -117,7 +120,7 @@ func (c *Catalog) BlindReason(b rules.BlindCause) string {
 		return fmt.Sprintf(c.BlindCauses[b.Kind], b.Code)
 	case rules.BlindUnreadable:
 		return fmt.Sprintf(c.BlindCauses[b.Kind], b.Unreadable, b.Groups, b.Error)
-	case rules.BlindListing, rules.BlindRules:
+	case rules.BlindListing, rules.BlindInstances, rules.BlindRules:
 		return fmt.Sprintf(c.BlindCauses[b.Kind], b.Error)
 	case rules.BlindState:
 		return fmt.Sprintf(c.BlindCauses[b.Kind], b.Held, b.Error)

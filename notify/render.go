@@ -347,11 +347,11 @@ func (c *Catalog) blind(s Section, sum Summary) Summary {
 	}
 	switch {
 	case s.Kind == rules.KindResolved:
-		sum.Lines = []string{fmt.Sprintf(c.BlindResolved, a.Instance), fmt.Sprintf(c.BlindWas, reason)}
+		sum.Lines = []string{fmt.Sprintf(c.BlindResolved, c.blindWhat(a)), fmt.Sprintf(c.BlindWas, reason)}
 	case a.Cause != nil && a.Cause.Kind == rules.BlindState:
 		sum.Lines = []string{reason, c.BlindStateMeaning}
 	default:
-		sum.Lines = []string{fmt.Sprintf(c.BlindFiring, a.Instance, reason), c.BlindMeaning}
+		sum.Lines = []string{fmt.Sprintf(c.BlindFiring, c.blindWhat(a), reason), c.BlindMeaning}
 	}
 	if a.Region != "" {
 		sum.Lines = append(sum.Lines, fmt.Sprintf(c.BlindRegion, a.Region))
@@ -365,7 +365,16 @@ func (c *Catalog) blindSubject(a rules.Alert) string {
 	if a.Cause != nil && a.Cause.Kind == rules.BlindState {
 		return fmt.Sprintf(c.HeadBlindState, a.Instance)
 	}
-	return fmt.Sprintf(c.HeadBlindOne, a.Instance)
+	return fmt.Sprintf(c.HeadBlindOne, c.blindWhat(a))
+}
+
+// blindWhat names what the monitor cannot see: an instance, or every
+// instance of a region it could not list.
+func (c *Catalog) blindWhat(a rules.Alert) string {
+	if a.Instance == rules.AllInstances {
+		return fmt.Sprintf(c.BlindEveryInstance, a.Region)
+	}
+	return a.Instance
 }
 
 // topLine names the largest contributors to the lag: topics of a group,

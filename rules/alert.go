@@ -81,6 +81,9 @@ type Alert struct {
 	// Annotations are the rule's annotations (summary, owner, runbook_url
 	// and free keys) rendered for this alert's place.
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// Tags are the group's tags, when the run listed its instance: what
+	// routes pick the alert's channels by.
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // TopN bounds Alert.Top.
@@ -169,6 +172,7 @@ type BlindCause struct {
 const (
 	BlindCredentials = "credentials" // the service refused the credentials
 	BlindListing     = "listing"     // the instance's groups could not be listed
+	BlindInstances   = "instances"   // the region's instances could not be listed (Instance "*")
 	BlindUnreadable  = "unreadable"  // more than half of its groups could not be read
 	BlindRules       = "rules"       // the rules file is invalid
 	BlindState       = "state"       // the state cannot be saved: what is due is held back

@@ -33,7 +33,7 @@ func BenchmarkEvaluate10k(b *testing.B) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	snap := BigSnapshot(10_000, 12, now)
 	for _, level := range []Level{LevelGroup, LevelPartition} {
-		rs := []Rule{{Name: "r", Instance: "i", Region: "cn-hangzhou", Groups: []string{"bench-*"}, Level: level,
+		rs := []Rule{{Name: "r", Instances: []string{"i"}, Region: "cn-hangzhou", Groups: []string{"bench-*"}, Level: level,
 			Backlog: &BacklogThresholds{Warning: 10_000, Critical: 50_000}, Stale: &StaleThresholds{Warning: 10 * time.Minute, Critical: time.Hour}}}
 		b.Run(string(level), func(b *testing.B) {
 			b.ReportAllocs()

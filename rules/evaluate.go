@@ -58,7 +58,7 @@ func Evaluate(rs []Rule, snap progress.Snapshot, now time.Time) Result {
 	places := 0
 	for i := range rs {
 		for gi := range snap.Groups {
-			if g := &snap.Groups[gi]; rs[i].Matches(g.Region, g.Instance, g.Group) {
+			if g := &snap.Groups[gi]; rs[i].Matches(g.Region, g.Instance, g.Group, g.Tags) {
 				places += rs[i].places(g)
 			}
 		}
@@ -69,7 +69,7 @@ func Evaluate(rs []Rule, snap progress.Snapshot, now time.Time) Result {
 		rule := &rs[i]
 		for gi := range snap.Groups {
 			g := &snap.Groups[gi]
-			if !rule.Matches(g.Region, g.Instance, g.Group) {
+			if !rule.Matches(g.Region, g.Instance, g.Group, g.Tags) {
 				continue
 			}
 			res.Matched[rule.Name]++
@@ -108,7 +108,7 @@ type sample struct {
 // visit calls fn for each place of the group the rule's level judges; tops
 // hands out the lists of a topic's largest partitions.
 func (rule *Rule) visit(g *progress.Group, tops *contributors, fn func(sample)) {
-	base := Alert{Rule: rule.Name, Region: g.Region, Instance: g.Instance, Group: g.Group, Level: rule.Level}
+	base := Alert{Rule: rule.Name, Region: g.Region, Instance: g.Instance, Group: g.Group, Level: rule.Level, Tags: g.Tags}
 	switch rule.Level {
 	case LevelTopic:
 		for ti := range g.Topics {

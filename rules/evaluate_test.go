@@ -97,7 +97,7 @@ func TestEvaluate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.rule.Name, tc.rule.Instance, tc.rule.Region, tc.rule.Groups = "r", "i", "cn-hangzhou", []string{"*"}
+			tc.rule.Name, tc.rule.Instances, tc.rule.Region, tc.rule.Groups = "r", []string{"i"}, "cn-hangzhou", []string{"*"}
 			if tc.rule.Level == "" {
 				tc.rule.Level = LevelGroup
 			}
@@ -119,7 +119,7 @@ func TestEvaluate(t *testing.T) {
 }
 
 func TestEvaluateContext(t *testing.T) {
-	rule := Rule{Name: "r", Instance: "i", Region: "cn-hangzhou", Groups: []string{"g"}, Level: LevelGroup, Backlog: &BacklogThresholds{Warning: 1}}
+	rule := Rule{Name: "r", Instances: []string{"i"}, Region: "cn-hangzhou", Groups: []string{"g"}, Level: LevelGroup, Backlog: &BacklogThresholds{Warning: 1}}
 	topics := []progress.Topic{topic("small", ago(2*time.Minute), 1)}
 	for i := range 7 {
 		topics = append(topics, topic(string(rune('a'+i)), ago(time.Minute), int64(100*(i+1))))
@@ -141,7 +141,7 @@ func TestEvaluateContext(t *testing.T) {
 }
 
 func TestEvaluateIsPure(t *testing.T) {
-	rules := []Rule{{Name: "r", Instance: "i", Region: "cn-hangzhou", Groups: []string{"*"}, Level: LevelPartition, Backlog: &BacklogThresholds{Warning: 1}}}
+	rules := []Rule{{Name: "r", Instances: []string{"i"}, Region: "cn-hangzhou", Groups: []string{"*"}, Level: LevelPartition, Backlog: &BacklogThresholds{Warning: 1}}}
 	snap := progress.Snapshot{Groups: []progress.Group{group("g", topic("t", ago(time.Minute), 3, 4, 5))}}
 	a, b := Evaluate(rules, snap, now), Evaluate(rules, snap, now)
 	if len(a.Alerts) != 3 || len(b.Alerts) != 3 {
@@ -174,7 +174,7 @@ func TestEvaluateObservationsAndPartitionTop(t *testing.T) {
 		{LevelPartition, "g / b [p0]", 1000, 1400, 1},
 	}
 	for _, tc := range tests {
-		rule := Rule{Name: "r", Instance: "i", Region: "cn-hangzhou", Groups: []string{"*"}, Level: tc.level, Backlog: &BacklogThresholds{Warning: 1}}
+		rule := Rule{Name: "r", Instances: []string{"i"}, Region: "cn-hangzhou", Groups: []string{"*"}, Level: tc.level, Backlog: &BacklogThresholds{Warning: 1}}
 		res := Evaluate([]Rule{rule}, progress.Snapshot{Groups: []progress.Group{g}}, now)
 		found := false
 		for _, o := range res.Observations {
@@ -190,7 +190,7 @@ func TestEvaluateObservationsAndPartitionTop(t *testing.T) {
 		}
 	}
 
-	rule := Rule{Name: "r", Instance: "i", Region: "cn-hangzhou", Groups: []string{"*"}, Level: LevelPartition, Backlog: &BacklogThresholds{Warning: 20}}
+	rule := Rule{Name: "r", Instances: []string{"i"}, Region: "cn-hangzhou", Groups: []string{"*"}, Level: LevelPartition, Backlog: &BacklogThresholds{Warning: 20}}
 	res := Evaluate([]Rule{rule}, progress.Snapshot{Groups: []progress.Group{g}}, now)
 	tops := map[string]string{}
 	for _, a := range res.Alerts {

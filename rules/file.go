@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/textproto"
 	"net/url"
 	"os"
@@ -178,18 +179,27 @@ var slackAppKeys = []string{"channel", "thread_reminders", "digest_after", "api_
 
 // Rule selects consumer groups of one instance and says when they are behind.
 type Rule struct {
-	Name          string
-	Instance      string
+	Name string
+	// Instances are instance IDs, or AllInstances alone: every instance
+	// GetInstanceList reports running in Region.
+	Instances     []string
 	Region        string
 	Groups        []string
 	ExcludeGroups []string
+	// GroupTags, when set, restrict the rule to groups whose tags (as
+	// GetConsumerList reports them) have every key, each value matching its
+	// glob.
+	GroupTags map[string]string
 	// Topics restricts the rule to these topic globs; empty means every topic.
 	Topics  []string
 	Level   Level
 	Backlog *BacklogThresholds
 	Stale   *StaleThresholds
 	Stuck   *StaleThresholds
-	Notify  []string
+	// Notify are the rule's channels; with Routes, those of the groups no
+	// route takes.
+	Notify []string
+	Routes *Routes
 	Timing
 	// Annotations are defaults' merged with the rule's own (its keys
 	// winning, "" dropping one), parsed, in display order (see
@@ -198,6 +208,39 @@ type Rule struct {
 	// Line is where the rule starts in its file.
 	Line int
 }
+
+// AllInstances as a rule's instance stands for every running instance of
+// its region.
+const AllInstances = "*"
+
+// Routes send a group's alerts to channels chosen by one of its tags.
+type Routes struct {
+	// Tag is the tag key whose value picks the channels.
+	Tag string
+	// To maps a tag value to its channels.
+	To map[string][]string
+	// Line is where routes start in the file.
+	Line int
+}
+
+// Channels returns the channels the alerts of a group with these tags go
+// to, and false when the rule routes by tag and no route takes the group
+// (then they go to the rule's notify channels).
+func (rule *Rule) Channels(tags map[string]string) ([]string, bool) {
+	if rule.Routes == nil {
+		return rule.Notify, true
+	}
+	if v, ok := tags[rule.Routes.Tag]; ok {
+		if chs, ok := rule.Routes.To[v]; ok {
+			return chs, true
+		}
+	}
+	return rule.Notify, false
+}
+
+// NeedsTags reports whether the rule must know its groups' tags: it selects
+// or routes by them.
+func (rule *Rule) NeedsTags() bool { return len(rule.GroupTags) > 0 || rule.Routes != nil }
 
 // BacklogThresholds are in messages; zero means not set.
 type BacklogThresholds struct {
@@ -918,7 +961,7 @@ func (r *reader) checkNotify(n *yaml.Node, field string, list, channels []string
 	}
 }
 
-var ruleKeys = append([]string{"name", "instance", "region", "groups", "exclude_groups", "topics", "level", "backlog", "stale", "stuck", "notify", "annotations"}, timingKeys...)
+var ruleKeys = append([]string{"name", "instance", "region", "groups", "exclude_groups", "group_tags", "routes", "topics", "level", "backlog", "stale", "stuck", "notify", "annotations"}, timingKeys...)
 
 func (r *reader) rule(n *yaml.Node, field string, d Defaults, channels []string) (Rule, bool) {
 	rule := Rule{Line: n.Line, Level: LevelGroup}
@@ -942,10 +985,7 @@ func (r *reader) rule(n *yaml.Node, field string, d Defaults, channels []string)
 		}
 	}
 	if v := required("instance"); v != nil {
-		rule.Instance, _ = r.str(v, field+".instance")
-		if rule.Instance == "" {
-			r.fail(v, field+".instance", "must not be empty")
-		}
+		rule.Instances = r.instances(v, field+".instance")
 	}
 	rule.Region = d.Region
 	if v := m["region"]; v != nil {
@@ -961,6 +1001,9 @@ func (r *reader) rule(n *yaml.Node, field string, d Defaults, channels []string)
 	}
 	if v := m["exclude_groups"]; v != nil {
 		rule.ExcludeGroups = r.globs(v, field+".exclude_groups")
+	}
+	if v := m["group_tags"]; v != nil {
+		rule.GroupTags = r.groupTags(v, field+".group_tags")
 	}
 	if v := m["topics"]; v != nil {
 		rule.Topics = r.globs(v, field+".topics")
@@ -995,9 +1038,12 @@ func (r *reader) rule(n *yaml.Node, field string, d Defaults, channels []string)
 	} else if len(d.Notify) == 0 {
 		r.fail(n, field+".notify", "missing (set it here or in defaults)")
 	}
+	if v := m["routes"]; v != nil {
+		rule.Routes = r.routes(v, field+".routes", channels)
+	}
 	rule.Annotations = d.Annotations
 	if v := m["annotations"]; !isNull(v) {
-		sample := AnnotationData{Rule: rule.Name, Region: rule.Region, Instance: rule.Instance, Group: "sample-group", Topic: "sample-topic", Partition: "0"}
+		sample := AnnotationData{Rule: rule.Name, Region: rule.Region, Instance: "sample-instance", Group: "sample-group", Topic: "sample-topic", Partition: "0"}
 		at := keyNode(n, "annotations")
 		rule.Annotations = mergeAnnotations(d.Annotations, r.annotations(at, v, field+".annotations", sample))
 		if len(rule.Annotations) > MaxAnnotations {
@@ -1058,11 +1104,44 @@ func (r *reader) checkOrder(n *yaml.Node, field string, m map[string]*yaml.Node,
 	}
 }
 
-// Matches reports whether the rule watches this group: same instance and
-// region, a groups glob matches and no exclude_groups glob does.
-func (rule *Rule) Matches(region, instance, group string) bool {
-	return rule.Instance == instance && rule.Region == region &&
-		matchAny(rule.Groups, group) && !matchAny(rule.ExcludeGroups, group)
+// Matches reports whether the rule watches this group: same region, one of
+// its instances (any, for AllInstances), a groups glob matches and no
+// exclude_groups glob does, and its tags match group_tags.
+func (rule *Rule) Matches(region, instance, group string, tags map[string]string) bool {
+	return rule.Why(region, instance, group, tags) == ""
+}
+
+// Why says why the rule does not watch this group, or "" when it does.
+func (rule *Rule) Why(region, instance, group string, tags map[string]string) string {
+	switch {
+	case rule.Region != region:
+		return "watches region " + rule.Region + ", not " + region
+	case !rule.OnInstance(instance):
+		return "watches instance " + strings.Join(rule.Instances, ", ") + ", not " + instance
+	case !matchAny(rule.Groups, group):
+		return fmt.Sprintf("no groups entry matches %s (groups: %s)", group, strings.Join(rule.Groups, ", "))
+	}
+	for _, g := range rule.ExcludeGroups {
+		if ok, _ := path.Match(g, group); ok {
+			return fmt.Sprintf("excluded by exclude_groups %q", g)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(rule.GroupTags)) {
+		want := rule.GroupTags[k]
+		v, ok := tags[k]
+		if !ok {
+			return fmt.Sprintf("group_tags wants %s=%s; the group has no tag %s", k, want, k)
+		}
+		if m, _ := path.Match(want, v); !m {
+			return fmt.Sprintf("group_tags wants %s=%s; the group's %s is %q", k, want, k, v)
+		}
+	}
+	return ""
+}
+
+// OnInstance reports whether the rule watches groups of this instance.
+func (rule *Rule) OnInstance(instance string) bool {
+	return slices.Contains(rule.Instances, AllInstances) || slices.Contains(rule.Instances, instance)
 }
 
 // watchesTopic reports whether the rule's topics filter lets topic through.
@@ -1145,4 +1224,82 @@ func LoadMeta(file string) (*File, error) {
 	}
 	f.Secrets = r.secrets
 	return f, nil
+}
+
+// instances reads a rule's instance: one ID, a list of IDs, or "*" alone.
+func (r *reader) instances(n *yaml.Node, field string) []string {
+	var ids []string
+	if n.Kind == yaml.SequenceNode {
+		ids = r.strList(n, field)
+		if len(n.Content) == 0 {
+			r.fail(n, field, "name at least one instance, or \"*\" for every instance of the region")
+		}
+	} else if s, ok := r.str(n, field); ok {
+		ids = []string{s}
+	}
+	for i, id := range ids {
+		switch {
+		case id == "":
+			r.fail(n, field, "must not be empty")
+		case id == AllInstances && len(ids) > 1:
+			r.fail(n, field, "\"*\" (every instance of the region) stands alone, not in a list")
+		case id != AllInstances && IsGlob(id):
+			r.fail(n, field, "%q: an instance is an ID or \"*\", not a pattern", id)
+		case slices.Contains(ids[:i], id):
+			r.fail(n, field, "instance %s listed twice", id)
+		default:
+			continue
+		}
+		return nil
+	}
+	return ids
+}
+
+// groupTags reads group_tags: tag keys to value globs.
+func (r *reader) groupTags(n *yaml.Node, field string) map[string]string {
+	keys, values := r.pairs(n, field)
+	if n.Kind == yaml.MappingNode && len(keys) == 0 {
+		r.fail(n, field, "name at least one tag, such as {team: payments}")
+	}
+	out := make(map[string]string, len(keys))
+	for i, k := range keys {
+		if v, ok := r.glob(values[i], join(field, k.Value)); ok {
+			out[k.Value] = v
+		}
+	}
+	return out
+}
+
+// routes reads routes: {tag: KEY, to: {VALUE: [channels]}}.
+func (r *reader) routes(n *yaml.Node, field string, channels []string) *Routes {
+	m := r.mapping(n, field, "tag", "to")
+	if m == nil {
+		return nil
+	}
+	rt := &Routes{To: map[string][]string{}, Line: n.Line}
+	if v := m["tag"]; isNull(v) {
+		r.fail(n, field+".tag", "missing: the tag key whose value picks the channels, such as team")
+	} else if rt.Tag, _ = r.str(v, field+".tag"); rt.Tag == "" && v.Tag == "!!str" {
+		r.fail(v, field+".tag", "must not be empty")
+	}
+	v := m["to"]
+	if isNull(v) {
+		r.fail(n, field+".to", "missing: tag values and their channels, such as {payments: [payments-slack]}")
+		return rt
+	}
+	keys, values := r.pairs(v, field+".to")
+	for i, k := range keys {
+		f := join(field+".to", k.Value)
+		chs := r.strList(values[i], f)
+		if values[i].Kind == yaml.SequenceNode && len(chs) == 0 {
+			r.fail(values[i], f, "name at least one channel")
+		}
+		for j, name := range chs {
+			if !contains(channels, name) {
+				r.fail(values[i].Content[j], fmt.Sprintf("%s[%d]", f, j), "unknown channel %q (defined: %v)", name, channels)
+			}
+		}
+		rt.To[k.Value] = chs
+	}
+	return rt
 }

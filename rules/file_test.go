@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,14 +156,106 @@ func TestDurations(t *testing.T) {
 }
 
 func TestMatches(t *testing.T) {
-	r := Rule{Instance: "i", Region: "cn-hangzhou", Groups: []string{"orders-*", "billing"}, ExcludeGroups: []string{"*-test"}}
-	for group, want := range map[string]bool{"orders-eu": true, "billing": true, "orders-test": false, "billing-2": false, "payments": false} {
-		if got := r.Matches("cn-hangzhou", "i", group); got != want {
-			t.Errorf("Matches(%q) = %v", group, got)
+	named := Rule{Instances: []string{"i", "j"}, Region: "cn-hangzhou", Groups: []string{"orders-*", "billing"}, ExcludeGroups: []string{"*-test"}}
+	every := Rule{Instances: []string{AllInstances}, Region: "cn-hangzhou", Groups: []string{"*"}, GroupTags: map[string]string{"team": "pay*", "env": "prod"}}
+	prod := map[string]string{"team": "payments", "env": "prod"}
+	for _, tc := range []struct {
+		rule                    *Rule
+		region, instance, group string
+		tags                    map[string]string
+		why                     string // "" when the rule watches the group
+	}{
+		{&named, "cn-hangzhou", "i", "orders-eu", nil, ""},
+		{&named, "cn-hangzhou", "j", "billing", nil, ""},
+		{&named, "cn-hangzhou", "i", "orders-test", nil, `excluded by exclude_groups "*-test"`},
+		{&named, "cn-hangzhou", "i", "billing-2", nil, "no groups entry matches billing-2 (groups: orders-*, billing)"},
+		{&named, "cn-beijing", "i", "billing", nil, "watches region cn-hangzhou, not cn-beijing"},
+		{&named, "cn-hangzhou", "k", "billing", nil, "watches instance i, j, not k"},
+		{&every, "cn-hangzhou", "any-instance", "g", prod, ""},
+		{&every, "cn-hangzhou", "i", "g", map[string]string{"team": "payroll", "env": "prod", "x": "y"}, ""},
+		{&every, "cn-hangzhou", "i", "g", map[string]string{"team": "search", "env": "prod"}, `group_tags wants team=pay*; the group's team is "search"`},
+		{&every, "cn-hangzhou", "i", "g", map[string]string{"team": "payments"}, "group_tags wants env=prod; the group has no tag env"},
+		{&every, "cn-hangzhou", "i", "g", nil, "group_tags wants env=prod; the group has no tag env"},
+		{&every, "cn-shanghai", "i", "g", prod, "watches region cn-hangzhou, not cn-shanghai"},
+	} {
+		why := tc.rule.Why(tc.region, tc.instance, tc.group, tc.tags)
+		if why != tc.why || tc.rule.Matches(tc.region, tc.instance, tc.group, tc.tags) != (tc.why == "") {
+			t.Errorf("%s/%s/%s %v: why %q, want %q", tc.region, tc.instance, tc.group, tc.tags, why, tc.why)
 		}
 	}
-	if r.Matches("cn-beijing", "i", "billing") || r.Matches("cn-hangzhou", "j", "billing") {
-		t.Error("matched another region or instance")
+}
+
+// A rule may watch a list of instances or every instance of its region,
+// select groups by tag, and route by a tag's value; mistakes name the line.
+func TestInstancesTagsAndRoutes(t *testing.T) {
+	const head = "version: 1\ndefaults:\n  region: cn-hangzhou\nchannels:\n" +
+		"  a: {type: slack, webhook_url: \"${SLACK_WEBHOOK_URL}\"}\n  b: {type: slack, webhook_url: \"${SLACK_WEBHOOK_URL}\"}\n"
+	for _, tc := range []struct {
+		name, rule string
+		err        string // "" when valid
+		check      func(*testing.T, Rule)
+	}{
+		{name: "one instance", rule: "instance: i", check: func(t *testing.T, r Rule) {
+			if !slices.Equal(r.Instances, []string{"i"}) || r.OnInstance("j") {
+				t.Errorf("instances %v", r.Instances)
+			}
+		}},
+		{name: "a list", rule: "instance: [i, j]", check: func(t *testing.T, r Rule) {
+			if !r.OnInstance("i") || !r.OnInstance("j") || r.OnInstance("k") {
+				t.Errorf("instances %v", r.Instances)
+			}
+		}},
+		{name: "every instance", rule: `instance: "*"`, check: func(t *testing.T, r Rule) {
+			if !r.OnInstance("anything") {
+				t.Errorf("instances %v", r.Instances)
+			}
+		}},
+		{name: "tags and routes", rule: "instance: \"*\"\n    group_tags: {team: \"pay*\", env: prod}\n    routes:\n      tag: team\n      to:\n        payments: [b]\n        payroll: [a, b]",
+			check: func(t *testing.T, r Rule) {
+				if r.GroupTags["team"] != "pay*" || r.GroupTags["env"] != "prod" || !r.NeedsTags() {
+					t.Errorf("group_tags %v", r.GroupTags)
+				}
+				for _, tc := range []struct {
+					tags   map[string]string
+					want   []string
+					routed bool
+				}{
+					{map[string]string{"team": "payments"}, []string{"b"}, true},
+					{map[string]string{"team": "payroll"}, []string{"a", "b"}, true},
+					{map[string]string{"team": "search"}, []string{"a"}, false},
+					{nil, []string{"a"}, false},
+				} {
+					if got, routed := r.Channels(tc.tags); !slices.Equal(got, tc.want) || routed != tc.routed {
+						t.Errorf("Channels(%v) = %v, %v; want %v, %v", tc.tags, got, routed, tc.want, tc.routed)
+					}
+				}
+			}},
+		{name: "star in a list", rule: `instance: [i, "*"]`, err: `:9: rules[0].instance: "*" (every instance of the region) stands alone, not in a list`},
+		{name: "instance glob", rule: `instance: "alikafka-*"`, err: `rules[0].instance: "alikafka-*": an instance is an ID or "*", not a pattern`},
+		{name: "empty list", rule: "instance: []", err: "rules[0].instance: name at least one instance"},
+		{name: "twice", rule: "instance: [i, i]", err: "rules[0].instance: instance i listed twice"},
+		{name: "empty tags", rule: "instance: i\n    group_tags: {}", err: "rules[0].group_tags: name at least one tag"},
+		{name: "bad tag glob", rule: "instance: i\n    group_tags: {team: \"[x\"}", err: `:10: rules[0].group_tags.team: malformed glob "[x"`},
+		{name: "tags not a map", rule: "instance: i\n    group_tags: [team]", err: "rules[0].group_tags: must be a mapping"},
+		{name: "route to unknown channel", rule: "instance: i\n    routes: {tag: team, to: {payments: [nope]}}", err: `:10: rules[0].routes.to.payments[0]: unknown channel "nope"`},
+		{name: "route without tag", rule: "instance: i\n    routes: {to: {payments: [a]}}", err: "rules[0].routes.tag: missing"},
+		{name: "route unknown key", rule: "instance: i\n    routes: {tag: team, by: x, to: {p: [a]}}", err: "rules[0].routes.by: unknown key"},
+		{name: "route to nothing", rule: "instance: i\n    routes: {tag: team, to: {payments: []}}", err: "rules[0].routes.to.payments: name at least one channel"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := head + "rules:\n  - name: r\n    " + tc.rule + "\n    groups: [\"*\"]\n    backlog: {warning: 10}\n    notify: [a]\n"
+			f, err := Parse("r.yaml", []byte(doc), testEnv)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v\nwant it to contain %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, f.Rules[0])
+		})
 	}
 }
 

@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -264,9 +266,16 @@ func validateCmd(args []string, stdout, stderr io.Writer, getenv func(string) st
 func describe(w io.Writer, f *rules.File) {
 	fmt.Fprintf(w, "%s is valid: %d rules, %d channels\n", f.Path, len(f.Rules), len(f.Channels))
 	for _, r := range f.Rules {
-		fmt.Fprintf(w, "\nrule %s (line %d)\n  instance %s in %s\n  groups   %v", r.Name, r.Line, r.Instance, r.Region, r.Groups)
+		instances := "instance " + strings.Join(r.Instances, ", ")
+		if r.OnInstance(rules.AllInstances) {
+			instances = "every running instance"
+		}
+		fmt.Fprintf(w, "\nrule %s (line %d)\n  %s in %s\n  groups   %v", r.Name, r.Line, instances, r.Region, r.Groups)
 		if len(r.ExcludeGroups) > 0 {
 			fmt.Fprintf(w, " except %v", r.ExcludeGroups)
+		}
+		if len(r.GroupTags) > 0 {
+			fmt.Fprintf(w, " tagged %s", tagList(r.GroupTags))
 		}
 		if len(r.Topics) > 0 {
 			fmt.Fprintf(w, ", topics %v", r.Topics)
@@ -279,6 +288,12 @@ func describe(w io.Writer, f *rules.File) {
 			fmt.Fprintf(w, "  stale    %s (only while there is lag)\n", thresholds(s.Warning, s.Critical, func(v time.Duration) string { return v.String() }))
 		}
 		fmt.Fprintf(w, "  notify   %v\n", r.Notify)
+		if rt := r.Routes; rt != nil {
+			for _, v := range slices.Sorted(maps.Keys(rt.To)) {
+				fmt.Fprintf(w, "  route    %s=%s to %v\n", rt.Tag, v, rt.To[v])
+			}
+			fmt.Fprintf(w, "  route    any other %s to %v\n", rt.Tag, r.Notify)
+		}
 		if len(r.Annotations) > 0 {
 			keys := make([]string, len(r.Annotations))
 			for i, a := range r.Annotations {
@@ -321,27 +336,48 @@ func describe(w io.Writer, f *rules.File) {
 	describeReading(w, f)
 }
 
+// tagList writes tags as k=v, sorted.
+func tagList(tags map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		parts = append(parts, k+"="+tags[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
 // describeReading says how long reading takes at api.qps — one call per
-// named group, one listing per instance a glob selects from, and one call
-// per group a glob selects — and warns when the named groups alone do not fit
-// in a run's default time.
+// named group, one listing per instance a glob or a tag selects from (and
+// per region whose every instance is watched), and one call per group a glob
+// selects — and warns when the named groups alone do not fit in a run's
+// default time.
 func describeReading(w io.Writer, f *rules.File) {
 	named := map[string]bool{}
 	listed := map[string]bool{}
+	everyInstance := map[string]bool{}
 	for _, r := range f.Rules {
-		for _, g := range r.Groups {
-			if rules.IsGlob(g) {
-				listed[r.Region+"/"+r.Instance] = true
-			} else {
-				named[r.Region+"/"+r.Instance+"/"+g] = true
+		for _, instance := range r.Instances {
+			if instance == rules.AllInstances {
+				everyInstance[r.Region] = true // how many is known only then
+				continue
+			}
+			for _, g := range r.Groups {
+				if rules.IsGlob(g) || r.NeedsTags() {
+					listed[r.Region+"/"+instance] = true
+				}
+				if !rules.IsGlob(g) {
+					named[r.Region+"/"+instance+"/"+g] = true
+				}
 			}
 		}
 	}
-	calls, qps := len(named)+len(listed), function.QPS(f)
+	calls, qps := len(named)+len(listed)+len(everyInstance), function.QPS(f)
 	seconds := time.Duration(float64(calls) / qps * float64(time.Second)).Round(time.Second)
 	fmt.Fprintf(w, "\nreading: %d calls at api.qps %g/s take %s", calls, qps, seconds)
 	if len(listed) > 0 {
 		fmt.Fprintf(w, ", plus %s per group the globs select", time.Duration(float64(time.Second)/qps))
+	}
+	if len(everyInstance) > 0 {
+		fmt.Fprintf(w, "; every running instance of %s adds its listing and its groups", strings.Join(slices.Sorted(maps.Keys(everyInstance)), ", "))
 	}
 	fmt.Fprintln(w)
 	if budget := function.ReadingTime(defaultTimeout); seconds > budget {

@@ -67,8 +67,8 @@
 // partition), condition (backlog, stale, stuck or blind), severity
 // (warning or critical), value and threshold (messages for backlog, seconds
 // for stale and stuck), lag (messages), age_seconds and age_known, and when
-// they apply topic, partition, top, trend, detail, cause, since, at_least
-// and annotations.
+// they apply topic, partition, top, trend, detail, cause, since, at_least,
+// annotations and tags (the group's tags, when its instance was listed).
 //
 // summary is the human text of the notification's section, from the same
 // catalogue as the chat messages and in the channel's language: title,

@@ -159,6 +159,7 @@ func fullAlert() rules.Alert {
 	a.Cause = &rules.BlindCause{Kind: rules.BlindUnreadable, Unreadable: 3, Groups: 4, Error: "Throttling"}
 	a.Since, a.AtLeast = evalTime.Add(-42*time.Minute), true
 	a.Annotations = map[string]string{"owner": "payments team", "runbook_url": "https://wiki.example.com/runbooks/kafka-lag#billing", "tier": "1"}
+	a.Tags = map[string]string{"team": "payments"}
 	return a
 }
 

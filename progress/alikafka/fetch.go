@@ -53,6 +53,9 @@ type Selection struct {
 	// not selected, while one the listing lacks is still read, so that its
 	// absence is reported in Missing.
 	Tags map[string]string
+	// WantTags makes Fetch list the instance even when nothing else needs
+	// it, so that its groups carry their tags (to route alerts by).
+	WantTags bool
 }
 
 // GroupRef names one consumer group.
@@ -234,7 +237,7 @@ func Fetch(ctx context.Context, cfg Config, sels []Selection) Outcome {
 	var toList []instanceRef
 	for _, s := range sels {
 		ref := instanceRef{s.Region, s.Instance}
-		if (len(s.Tags) > 0 || slices.ContainsFunc(s.Groups, isGlob)) && !slices.Contains(toList, ref) {
+		if (len(s.Tags) > 0 || s.WantTags || slices.ContainsFunc(s.Groups, isGlob)) && !slices.Contains(toList, ref) {
 			toList = append(toList, ref)
 		}
 	}

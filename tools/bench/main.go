@@ -508,7 +508,7 @@ func startupTimes(bin string, n int) []time.Duration {
 func evaluationTime(n, partitions int) time.Duration {
 	now := time.Now()
 	snap := progress.Snapshot{Groups: groups(n, partitions, now)}
-	rs := []rules.Rule{{Name: "bench", Instance: instance, Region: "cn-hangzhou", Groups: []string{"bench-*"}, Level: rules.LevelGroup,
+	rs := []rules.Rule{{Name: "bench", Instances: []string{instance}, Region: "cn-hangzhou", Groups: []string{"bench-*"}, Level: rules.LevelGroup,
 		Backlog: &rules.BacklogThresholds{Warning: 5000, Critical: 50000}, Stale: &rules.StaleThresholds{Warning: 10 * time.Minute}}}
 	var times []time.Duration
 	for range 7 {
