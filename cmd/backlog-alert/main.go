@@ -35,6 +35,8 @@ Usage:
                                                                one run: read, evaluate, notify, save state
   backlog-alert validate [--rules FILE]                        check a rules file and show what it watches
   backlog-alert state show [--state LOC] [--rules FILE]        print the stored alerts and their ages
+  backlog-alert explain  [--rules FILE] [--state LOC] [--now TIME] [--json] GROUP[@INSTANCE]
+                                                               why a group is or is not alerting, and what comes next
   backlog-alert demo     [--json]                              run the example rules against a local fake
   backlog-alert serve                                          Function Compute custom runtime (POST /invoke)
   backlog-alert version
@@ -83,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	cmd, args := args[0], args[1:]
 	switch cmd {
-	case "run", "serve", "demo", "state":
+	case "run", "serve", "demo", "state", "explain":
 		if err := refuseSDKDebug(getenv); err != nil {
 			fmt.Fprintln(stderr, err)
 			return function.ExitSetup
@@ -100,6 +102,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return serveCmd(ctx, args, stdout, stderr, getenv)
 	case "state":
 		return stateCmd(ctx, args, stdout, stderr, getenv)
+	case "explain":
+		return explainCmd(ctx, args, stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "backlog-alert", version)
 		return function.ExitOK
