@@ -377,7 +377,7 @@ func describeReading(w io.Writer, f *rules.File) {
 	calls, qps := len(named)+len(listed)+len(everyInstance), function.QPS(f)
 	seconds := time.Duration(float64(calls) / qps * float64(time.Second)).Round(time.Second)
 	fmt.Fprintf(w, "\nreading: %d calls at api.qps %g/s take %s", calls, qps, seconds)
-	if len(listed) > 0 {
+	if len(listed) > 0 || len(everyInstance) > 0 {
 		fmt.Fprintf(w, ", plus %s per group the globs select", time.Duration(float64(time.Second)/qps))
 	}
 	if len(everyInstance) > 0 {

@@ -477,3 +477,33 @@ rules:
 		}
 	}
 }
+
+// validate shows which instances a rule watches, its tags and its routes,
+// and what watching every instance adds to the reading time.
+func TestValidateInstancesTagsAndRoutes(t *testing.T) {
+	validateShows(t, `version: 1
+defaults: {region: cn-hangzhou, notify: [ops]}
+channels:
+  ops: {type: slack, webhook_url: "https://hooks.slack.com/services/T0/B0/x"}
+  pay: {type: slack, webhook_url: "https://hooks.slack.com/services/T0/B1/y"}
+rules:
+  - name: teams
+    instance: "*"
+    groups: ["*"]
+    exclude_groups: ["*-test"]
+    group_tags: {env: prod, team: "*"}
+    backlog: {warning: 10k}
+    routes: {tag: team, to: {payments: [pay]}}
+  - name: two
+    instance: [i-1, i-2]
+    groups: [a]
+    backlog: {warning: 10}
+`, []string{
+		"  every running instance in cn-hangzhou",
+		"  groups   [*] except [*-test] tagged env=prod, team=*",
+		"  route    team=payments to [pay]",
+		"  route    any other team to [ops]",
+		"  instance i-1, i-2 in cn-hangzhou",
+		"reading: 3 calls at api.qps 50/s take 0s, plus 20ms per group the globs select; every running instance of cn-hangzhou adds its listing and its groups",
+	}, nil)
+}
