@@ -4,7 +4,8 @@
 //
 // Alertmanager is not a chat: it keeps alerts, not messages. Each alert of
 // a message becomes one postable alert, identified by its labels (rule,
-// place, condition, severity), and Alertmanager does the grouping itself.
+// place, condition, severity, and the group's tags as tag_<key>), and
+// Alertmanager does the grouping itself.
 // Its contract with clients is that a firing alert is sent again regularly,
 // each time with an endsAt in the future, or else it resolves the alert by
 // itself when endsAt passes: so a Notifier posts the message's Ongoing
@@ -373,6 +374,11 @@ func (n *Notifier) alert(m notify.Message, it notify.Item, kind rules.Kind, now 
 	}
 	if a.Partition != nil {
 		labels["partition"] = strconv.Itoa(*a.Partition)
+	}
+	// The group's tags, so that Alertmanager's routes can match team=...
+	// as our routes do; prefixed, so that no tag replaces an identity label.
+	for k, v := range a.Tags {
+		labels["tag_"+labelName(k)] = v
 	}
 	for k, v := range labels {
 		if v == "" {

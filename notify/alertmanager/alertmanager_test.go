@@ -74,6 +74,9 @@ func labelsOf(a rules.Alert, cond, sev string) map[string]string {
 	if a.Group == "" {
 		delete(l, "group")
 	}
+	for k, v := range a.Tags {
+		l["tag_"+k] = v
+	}
 	return l
 }
 
@@ -169,6 +172,8 @@ func TestLabelsAndAnnotations(t *testing.T) {
 		"runbook_url": "https://wiki.example.com/kafka-lag",
 		"dashboard":   "orders board",
 	}
+	tagged := alert("payments", rules.Backlog, rules.Warning)
+	tagged.Tags = map[string]string{"team": "payments", "cost-center": "42"}
 	blind := rules.Alert{Rule: "backlog-alert", Region: "cn-shanghai", Instance: "alikafka-post-9", Level: rules.LevelGroup,
 		Condition: rules.Blind, Severity: rules.Critical, Detail: "the service refused the credentials",
 		Cause: &rules.BlindCause{Kind: rules.BlindCredentials, Code: "InvalidAccessKeyId.NotFound"}}
@@ -197,6 +202,15 @@ func TestLabelsAndAnnotations(t *testing.T) {
 			labels: labelsOf(alert("audit", rules.Stale, rules.Warning), "stale", "warning"),
 			ann:    map[string]string{"summary": "WARNING · audit"},
 			desc:   []string{"Stale WARNING: newest consumed message is 13h 53m old (threshold 2h 46m)"},
+		},
+		{
+			name: "tagged",
+			it:   item(rules.KindFiring, tagged, now),
+			labels: func() map[string]string {
+				l := labelsOf(alert("payments", rules.Backlog, rules.Warning), "backlog", "warning")
+				l["tag_team"], l["tag_cost_center"] = "payments", "42" // a label name has no '-'
+				return l
+			}(),
 		},
 		{
 			name:   "stuck",
