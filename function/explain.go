@@ -34,7 +34,10 @@ type RuleVerdict struct {
 	Rule string `json:"rule"`
 	Line int    `json:"line"`
 	// Why says why the rule does not watch the group; empty when it does.
-	Why    string      `json:"why,omitempty"`
+	Why string `json:"why,omitempty"`
+	// Inactive lists the rule's active_hours when now is outside them: it
+	// then neither fires nor notifies.
+	Inactive []string `json:"inactive,omitempty"`
 	Checks []Check     `json:"checks,omitempty"`
 	Alerts []AlertLife `json:"alerts,omitempty"`
 }
@@ -211,6 +214,11 @@ func explain(f *rules.File, st *lifecycle.State, g progress.Group, now time.Time
 		rule := &f.Rules[i]
 		v := RuleVerdict{Rule: rule.Name, Line: rule.Line, Why: rule.Why(g.Region, g.Instance, g.Group, g.Tags)}
 		if v.Why == "" {
+			if !rule.Active(now) {
+				for _, w := range rule.ActiveHours {
+					v.Inactive = append(v.Inactive, w.String())
+				}
+			}
 			var alerts []lifecycle.Alert
 			for _, a := range step.Alerts {
 				if a.Rule == rule.Name && this(a.Region, a.Instance, a.Group) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,11 @@ rules:
     groups: [billing]
     backlog: {warning: 1000}
     for: 10m
+  - name: office
+    instance: ` + instance + `
+    groups: ["orders-api"]
+    backlog: {warning: 1000}
+    active_hours: {days: [mon, tue, wed, thu, fri], from: "09:00", to: "18:00", tz: Asia/Shanghai}
 silences:
   - matchers: {group: orders-api}
     starts: 2026-11-21T00:00:00Z
@@ -123,8 +129,21 @@ func TestExplain(t *testing.T) {
 	})
 	t.Run("silenced", func(t *testing.T) {
 		a := verdict(t, w.explain(t, later, "orders-api"), "orders").Alerts
-		if len(a) != 1 || a[0].SilencedBy != "silence at line 28: deploy window" || !a[0].SilencedUntil.Equal(time.Date(2026, 11, 21, 18, 0, 0, 0, time.UTC)) || len(a[0].Next) != 0 {
+		if len(a) != 1 || a[0].SilencedBy != "silence at line 33: deploy window" || !a[0].SilencedUntil.Equal(time.Date(2026, 11, 21, 18, 0, 0, 0, time.UTC)) || len(a[0].Next) != 0 {
 			t.Errorf("alerts %+v", a)
+		}
+	})
+	t.Run("outside active hours", func(t *testing.T) {
+		// Saturday 2026-11-21 12:03 UTC is 20:03 in Shanghai.
+		v := verdict(t, w.explain(t, later, "orders-api"), "office")
+		if !slices.Equal(v.Inactive, []string{"mon,tue,wed,thu,fri 09:00-18:00 Asia/Shanghai"}) || len(v.Alerts) != 0 || v.Checks[0].Holds != rules.Warning {
+			t.Errorf("verdict %+v", v)
+		}
+		// On Monday morning in Shanghai it fires.
+		monday := time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)
+		v = verdict(t, w.explain(t, monday, "orders-api"), "office")
+		if v.Inactive != nil || len(v.Alerts) != 1 || v.Alerts[0].State != "firing" || len(v.Alerts[0].Next) != 1 {
+			t.Errorf("on Monday: %+v", v)
 		}
 	})
 	t.Run("excluded", func(t *testing.T) {

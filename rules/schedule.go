@@ -164,6 +164,23 @@ func (w Window) Contains(t time.Time) bool {
 	return (w.Days[t.Weekday()] && since >= w.From) || (w.Days[yesterday] && since < w.To)
 }
 
+// String writes the window as the rules file would: "mon,tue 09:00-21:00
+// Asia/Shanghai"; every day is "daily".
+func (w Window) String() string {
+	var days []string
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		if w.Days[(d+1)%7] { // from Monday
+			days = append(days, strings.ToLower(((d + 1) % 7).String()[:3]))
+		}
+	}
+	on := strings.Join(days, ",")
+	if len(days) == 7 {
+		on = "daily"
+	}
+	hm := func(d time.Duration) string { return fmt.Sprintf("%02d:%02d", int(d.Hours()), int(d.Minutes())%60) }
+	return on + " " + hm(w.From) + "-" + hm(w.To) + " " + w.Location.String()
+}
+
 // Active reports whether the rule fires and notifies at t.
 func (rule *Rule) Active(t time.Time) bool {
 	if len(rule.ActiveHours) == 0 {

@@ -107,6 +107,9 @@ func writeExplanation(w io.Writer, e function.Explanation, now time.Time, loc *t
 		}
 		watched++
 		fmt.Fprintf(w, "\nrule %s (line %d) watches it\n", v.Rule, v.Line)
+		if len(v.Inactive) > 0 {
+			fmt.Fprintf(w, "  outside its active_hours (%s): it neither fires nor notifies now\n", strings.Join(v.Inactive, "; "))
+		}
 		for _, c := range v.Checks {
 			fmt.Fprintf(w, "  %-8s %s\n", c.Condition, checkText(c))
 		}
