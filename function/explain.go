@@ -37,9 +37,9 @@ type RuleVerdict struct {
 	Why string `json:"why,omitempty"`
 	// Inactive lists the rule's active_hours when now is outside them: it
 	// then neither fires nor notifies.
-	Inactive []string `json:"inactive,omitempty"`
-	Checks []Check     `json:"checks,omitempty"`
-	Alerts []AlertLife `json:"alerts,omitempty"`
+	Inactive []string    `json:"inactive,omitempty"`
+	Checks   []Check     `json:"checks,omitempty"`
+	Alerts   []AlertLife `json:"alerts,omitempty"`
 }
 
 // Check is one condition of a rule against the group's worst place.
