@@ -19,6 +19,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/backlog-alert/backlog-alert/function"
 	"github.com/backlog-alert/backlog-alert/function/fc"
 )
 
@@ -90,8 +91,8 @@ func TestFunctionCompute(t *testing.T) {
 	if v := intValue(t, at(props, "instanceConcurrency")); v != 1 {
 		t.Errorf("instanceConcurrency = %d, want 1 (one writer for state)", v)
 	}
-	if v := intValue(t, at(props, "timeout")); v <= 0 || v >= 300 {
-		t.Errorf("timeout = %d s, want below the 300 s timer interval", v)
+	if v := intValue(t, at(props, "timeout")); v != int(function.TemplateTimeout.Seconds()) || v >= 300 {
+		t.Errorf("timeout = %d s, want function.TemplateTimeout (%s, what validate checks against), below the 300 s timer interval", v, function.TemplateTimeout)
 	}
 	if v := intValue(t, at(props, "asyncInvokeConfig", "maxAsyncRetryAttempts")); v != 0 {
 		t.Errorf("asyncInvokeConfig.maxAsyncRetryAttempts = %d, want 0 (a retry repeats alerts)", v)
@@ -209,8 +210,8 @@ func TestSAMTemplate(t *testing.T) {
 	if a := scalars(at(props, "Architectures")); len(a) != 1 || goArch[a[0]] != mk.variable(t, "LAMBDA_ARCH") {
 		t.Errorf("Architectures = %q, but the Makefile builds LAMBDA_ARCH=%s", a, mk.variable(t, "LAMBDA_ARCH"))
 	}
-	if v := intValue(t, at(props, "Timeout")); v <= 0 || v >= 300 {
-		t.Errorf("Timeout = %d s, want below the 5-minute schedule", v)
+	if v := intValue(t, at(props, "Timeout")); v != int(function.TemplateTimeout.Seconds()) || v >= 300 {
+		t.Errorf("Timeout = %d s, want function.TemplateTimeout (%s, what validate checks against), below the 5-minute schedule", v, function.TemplateTimeout)
 	}
 	if v := intValue(t, at(props, "EventInvokeConfig", "MaximumRetryAttempts")); v != 0 {
 		t.Errorf("EventInvokeConfig.MaximumRetryAttempts = %d, want 0 (a retry repeats alerts)", v)

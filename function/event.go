@@ -202,6 +202,10 @@ func ReadingTime(timeout time.Duration) time.Duration {
 	return fetchBudget(now.Add(timeout), now).Sub(now)
 }
 
+// TemplateTimeout is the timeout s.yaml and template.yaml give the function:
+// what validate checks the reading time against for serverless runs.
+const TemplateTimeout = 120 * time.Second
+
 // fetchBudget returns the deadline by which fetching must stop so that
 // notifying (and, later, saving state) still fits before the platform's
 // deadline: a fifth of the time left, between 2 s and 15 s.

@@ -34,6 +34,8 @@ Usage:
   backlog-alert run      [--rules FILE] [--state LOC] [--now TIME] [--timeout D] [--lock-wait D] [--dry-run] [--json]
                                                                one run: read, evaluate, notify, save state
   backlog-alert validate [--rules FILE]                        check a rules file and show what it watches
+  backlog-alert init     --region R [--instance ID] [--out FILE] [--sample D] [--by-tag KEY] [--force]
+                                                               discover instances and groups; write a proposed rules file
   backlog-alert state show [--state LOC] [--rules FILE]        print the stored alerts and their ages
   backlog-alert explain  [--rules FILE] [--state LOC] [--now TIME] [--json] GROUP[@INSTANCE]
                                                                why a group is or is not alerting, and what comes next
@@ -96,6 +98,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runCmd(ctx, args, stdout, stderr, getenv)
 	case "validate":
 		return validateCmd(args, stdout, stderr, getenv)
+	case "init":
+		return initCmd(ctx, args, stdout, stderr, getenv)
 	case "demo":
 		return demoCmd(ctx, args, stdout, stderr)
 	case "serve":
@@ -384,10 +388,13 @@ func describeReading(w io.Writer, f *rules.File) {
 		fmt.Fprintf(w, "; every running instance of %s adds its listing and its groups", strings.Join(slices.Sorted(maps.Keys(everyInstance)), ", "))
 	}
 	fmt.Fprintln(w)
-	if budget := function.ReadingTime(defaultTimeout); seconds > budget {
-		fmt.Fprintf(w, "warning: that is more than the %s a run with --timeout %s has for reading: groups would go unread; "+
-			"raise api.qps (the account's limit is 100 calls/s per region and API, shared by every RAM user), split the rules across functions, or raise --timeout and the function's timeout\n",
-			budget, defaultTimeout)
+	const remedy = "raise api.qps (the account's limit is 100 calls/s per region and API, shared by every RAM user), or split the rules across functions"
+	switch cron, serverless := function.ReadingTime(defaultTimeout), function.ReadingTime(function.TemplateTimeout); {
+	case seconds > cron:
+		fmt.Fprintf(w, "warning: that is more than the %s a run with --timeout %s has for reading: groups would go unread; %s\n", cron, defaultTimeout, remedy)
+	case seconds > serverless:
+		fmt.Fprintf(w, "warning: that is more than the %s a function deployed with s.yaml or template.yaml (timeout %.0f s) has for reading: groups would go unread there; "+
+			"raise the function's timeout (below the 5-minute timer), %s\n", serverless, function.TemplateTimeout.Seconds(), remedy)
 	}
 }
 

@@ -465,14 +465,16 @@ rules:
 `
 	for _, tc := range []struct {
 		qps, says string
-		warns     bool
+		warns     string // "" for no warning
 	}{
-		{"api: {qps: 10}", "reading: 3 calls at api.qps 10/s take 0s, plus 100ms per group the globs select", false},
-		{"api: {qps: 0.01}", "reading: 3 calls at api.qps 0.01/s take 5m0s", true},
-		{"", "reading: 3 calls at api.qps 50/s take 0s, plus 20ms per group the globs select", false}, // the default
+		{"api: {qps: 10}", "reading: 3 calls at api.qps 10/s take 0s, plus 100ms per group the globs select", ""},
+		{"api: {qps: 0.01}", "reading: 3 calls at api.qps 0.01/s take 5m0s", "warning: that is more than the 3m45s a run with --timeout 4m0s has for reading"},
+		{"api: {qps: 0.025}", "reading: 3 calls at api.qps 0.025/s take 2m0s", "warning: that is more than the 1m45s a function deployed with s.yaml or template.yaml (timeout 120 s) has for reading"},
+		{"", "reading: 3 calls at api.qps 50/s take 0s, plus 20ms per group the globs select", ""}, // the default
 	} {
 		code, out, _ := cli(t, "validate", "--rules", writeRules(t, fmt.Sprintf(doc, tc.qps)))
-		if code != 0 || !strings.Contains(out, tc.says) || strings.Contains(out, "warning: that is more than the 3m45s") != tc.warns {
+		warned := strings.Contains(out, "warning: that is more than")
+		if code != 0 || !strings.Contains(out, tc.says) || warned != (tc.warns != "") || !strings.Contains(out, tc.warns) {
 			t.Errorf("qps %s: exit %d:\n%s", tc.qps, code, out)
 		}
 	}
