@@ -286,6 +286,20 @@ func TestBlindSection(t *testing.T) {
 	if r.Sections[0].Title != "Resolved" || !strings.Contains(r.Sections[0].Lines[0], "can see alikafka_post-cn-x again") {
 		t.Errorf("resolved = %+v", r.Sections[0])
 	}
+
+	// A region whose instances cannot be listed: every instance of it is
+	// unseen, named so in each language.
+	region := rules.Alert{Rule: "backlog-alert", Instance: rules.AllInstances, Region: "cn-hangzhou", Condition: rules.Blind, Severity: rules.Critical,
+		Cause: &rules.BlindCause{Kind: rules.BlindInstances, Error: "ServiceUnavailable"}}
+	for lang, want := range map[string][2]string{
+		rules.LanguageEnglish: {"backlog-alert cannot see the instances of cn-hangzhou", "cannot list the region's instances (GetInstanceList): ServiceUnavailable"},
+		rules.LanguageChinese: {"backlog-alert 无法监控 cn-hangzhou 地域的全部实例", "无法列出该地域的实例（GetInstanceList）：ServiceUnavailable"},
+	} {
+		r = Render(Message{Items: []Item{item(rules.KindFiring, region)}, Language: lang})
+		if r.Headline != want[0] || !strings.Contains(r.Sections[0].Lines[0], want[1]) {
+			t.Errorf("%s: %q / %q", lang, r.Headline, r.Sections[0].Lines)
+		}
+	}
 }
 
 func TestTimesInTheChannelsZone(t *testing.T) {
