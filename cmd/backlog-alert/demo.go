@@ -19,6 +19,7 @@ import (
 	"github.com/backlog-alert/backlog-alert/progress"
 	"github.com/backlog-alert/backlog-alert/progress/alikafka"
 	"github.com/backlog-alert/backlog-alert/progress/alikafkatest"
+	"github.com/backlog-alert/backlog-alert/propose"
 	"github.com/backlog-alert/backlog-alert/rules"
 )
 
@@ -78,8 +79,14 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "tells a Feishu bot and a WeCom robot, in Chinese, and %s, a Slack app channel\n", demoAppChannel)
 		fmt.Fprintf(stdout, "(local fakes of each service): one living message per alert there, posted once,\n")
 		fmt.Fprintf(stdout, "then updated and replied to in its thread.\n")
+		fmt.Fprintf(stdout, "First, init proposes a rules file from what the endpoint serves.\n")
 	}
 	start := time.Now().Add(-20 * time.Minute).Truncate(time.Minute)
+	if !*asJSON { // the JSON output is the runs' reports only
+		if code := demoInit(ctx, api, creds, start, stdout, stderr); code != function.ExitOK {
+			return code
+		}
+	}
 	code := function.ExitOK
 	for run, story := range demoStories {
 		now := start.Add(time.Duration(run) * 10 * time.Minute)
@@ -133,6 +140,36 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\nThe fake endpoint verified %d signed OpenAPI calls.\n", len(api.Requests()))
 	}
 	return code
+}
+
+// demoInit is the demo's first step: init against the fake endpoint as it
+// is at the first run, printing the rules file it would write.
+func demoInit(ctx context.Context, api *alikafkatest.Server, creds alikafka.Credentials, now time.Time, stdout, stderr io.Writer) int {
+	api.SetInstanceMeta("cn-hangzhou", demoInstance, alikafkatest.InstanceMeta{Name: "demo"})
+	for _, g := range demoGroups(now, 0) { // what the first run reads, set again there
+		api.SetGroup(g)
+	}
+	// At the first run's time, as the runs' ages are.
+	d, err := propose.Discover(ctx, propose.Options{Regions: []string{"cn-hangzhou"}, Credentials: creds, Endpoint: api.URL,
+		Now: func() time.Time { return now }})
+	if err != nil {
+		fmt.Fprintln(stderr, "init:", err)
+		return function.ExitErrors
+	}
+	p, err := propose.Propose(d, propose.Params{Path: "rules.yaml", Generated: now})
+	if err != nil {
+		fmt.Fprintln(stderr, "init:", err)
+		return function.ExitErrors
+	}
+	fmt.Fprintf(stdout, "\n######## Step 0: backlog-alert init --region cn-hangzhou ########\n")
+	fmt.Fprintf(stdout, "init lists the region's instances, their consumer groups, and reads each group once. It\n")
+	fmt.Fprintf(stdout, "proposes one rule for the instance: globs where names share a prefix, the test group left\n")
+	fmt.Fprintf(stdout, "out, thresholds from the backlog it saw (not from the groups already behind: those alert),\n")
+	fmt.Fprintf(stdout, "and a placeholder Slack channel. The file it would write:\n\n%s\n", p.Document)
+	writeInitSummary(stdout, d, p, "", "")
+	fmt.Fprintf(stdout, "The runs below use rules/example.yaml: such a proposal, edited by hand (a \"for\" before\n")
+	fmt.Fprintf(stdout, "paging, a rule per team, a DingTalk channel, annotations).\n")
+	return function.ExitOK
 }
 
 const (
