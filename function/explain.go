@@ -100,14 +100,15 @@ func (e *ExplainError) Error() string { return e.Msg }
 // of it, with the state as the last run left it. instance may be empty: the
 // group is then looked for on every instance the rules name, and on every
 // running instance of a region a rule watches whole. It sends nothing and
-// saves nothing. The error is an *ExplainError when the group was found
-// nowhere or could not be read.
-func Explain(ctx context.Context, opts Options, group, instance string) ([]Explanation, error) {
+// saves nothing. unread says where reading failed: an instance that may
+// have the group too, unexplained. The error is an *ExplainError when the
+// group was found nowhere or could not be read anywhere.
+func Explain(ctx context.Context, opts Options, group, instance string) (exps []Explanation, unread []string, err error) {
 	file := opts.Rules
 	if file == nil {
 		var err error
 		if file, err = rules.Load(opts.RulesPath); err != nil {
-			return nil, &SetupError{Err: err}
+			return nil, nil, &SetupError{Err: err}
 		}
 	}
 	now := opts.Now
@@ -116,31 +117,33 @@ func Explain(ctx context.Context, opts Options, group, instance string) ([]Expla
 	}
 	creds, err := credentials(opts.Credentials)
 	if err != nil {
-		return nil, &SetupError{Err: err}
+		return nil, nil, &SetupError{Err: err}
 	}
 	scrub, _ := scrubbing(creds, file, slog.New(slog.DiscardHandler))
 	st, loc, err := ReadState(ctx, opts, file)
 	if err != nil {
-		return nil, &SetupError{Err: fmt.Errorf("state %s: %v", loc, err)}
+		return nil, nil, &SetupError{Err: fmt.Errorf("state %s: %v", loc, err)}
 	}
 
 	cfg := alikafka.Config{Credentials: creds, Endpoint: opts.Endpoint, QPS: file.API.QPS, Timeout: file.API.Timeout, Now: now}
 	out := alikafka.Fetch(ctx, cfg, lookups(file, group, instance))
-	if fs := append(out.Failures, out.NotEvaluated...); len(fs) > 0 {
-		return nil, &ExplainError{Msg: scrub.string(fmt.Sprintf("cannot read %s: %s %s: %v", group, fs[0].Op, where(fs[0]), fs[0].Err))}
+	for _, f := range append(out.Failures, out.NotEvaluated...) {
+		unread = append(unread, scrub.string(fmt.Sprintf("%s %s: %v", f.Op, where(f), f.Err)))
 	}
 	if len(out.Snapshot.Groups) == 0 {
+		if len(unread) > 0 {
+			return nil, unread, &ExplainError{Msg: "cannot read " + group + ": " + unread[0]}
+		}
 		var looked []string
 		for _, m := range out.Missing {
 			looked = append(looked, m.Instance+" ("+m.Region+")")
 		}
-		return nil, &ExplainError{Msg: fmt.Sprintf("consumer group %s not found on %v", group, looked)}
+		return nil, nil, &ExplainError{Msg: fmt.Sprintf("consumer group %s not found on %v", group, looked)}
 	}
-	var exps []Explanation
 	for _, g := range out.Snapshot.Groups {
 		exps = append(exps, explain(file, st, g, now))
 	}
-	return exps, nil
+	return exps, unread, nil
 }
 
 // lookups are where to look for the group: the instances the rules name

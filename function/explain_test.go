@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backlog-alert/backlog-alert/progress/alikafka"
+	"github.com/backlog-alert/backlog-alert/progress/alikafkatest"
 	"github.com/backlog-alert/backlog-alert/rules"
 )
 
@@ -47,9 +49,9 @@ silences:
 
 func (w *world) explain(t *testing.T, at time.Time, group string) Explanation {
 	t.Helper()
-	exps, err := Explain(context.Background(), Options{Rules: w.file, Now: at, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state}, group, "")
-	if err != nil {
-		t.Fatalf("Explain(%s): %v", group, err)
+	exps, unread, err := Explain(context.Background(), Options{Rules: w.file, Now: at, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state}, group, "")
+	if err != nil || unread != nil {
+		t.Fatalf("Explain(%s): %v, unread %q", group, err, unread)
 	}
 	if len(exps) != 1 {
 		t.Fatalf("%d explanations of %s, want 1", len(exps), group)
@@ -167,7 +169,7 @@ func TestExplain(t *testing.T) {
 		}
 	})
 	t.Run("nowhere", func(t *testing.T) {
-		_, err := Explain(context.Background(), Options{Rules: w.file, Now: later, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state}, "nope", "")
+		_, _, err := Explain(context.Background(), Options{Rules: w.file, Now: later, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state}, "nope", "")
 		if _, ok := errors.AsType[*ExplainError](err); !ok || !strings.Contains(err.Error(), "consumer group nope not found on ["+instance+" (cn-hangzhou)]") {
 			t.Errorf("err = %v", err)
 		}
@@ -184,7 +186,8 @@ func TestExplain(t *testing.T) {
 // A tag mismatch is named, and an instance no rule watches is read anyway.
 func TestExplainTagsAndInstances(t *testing.T) {
 	w := tagWorld(t)
-	exps, err := Explain(context.Background(), Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state}, "misc-1", "inst-a")
+	opts := Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state}
+	exps, _, err := Explain(context.Background(), opts, "misc-1", "inst-a")
 	if err != nil || len(exps) != 1 {
 		t.Fatalf("%v, %+v", err, exps)
 	}
@@ -196,13 +199,20 @@ func TestExplainTagsAndInstances(t *testing.T) {
 	}
 	// Without an instance, the group is looked for on every running
 	// instance of the region.
-	exps, err = Explain(context.Background(), Options{Rules: w.file, Now: now, Credentials: &w.creds, Endpoint: w.api.URL, State: w.state}, "pay-2", "")
-	if err != nil || len(exps) != 1 || exps[0].Instance != "inst-b" || exps[0].Tags["env"] != "staging" {
-		t.Fatalf("%v, %+v", err, exps)
+	exps, unread, err := Explain(context.Background(), opts, "pay-2", "")
+	if err != nil || unread != nil || len(exps) != 1 || exps[0].Instance != "inst-b" || exps[0].Tags["env"] != "staging" {
+		t.Fatalf("%v, %q, %+v", err, unread, exps)
 	}
 	for _, v := range exps[0].Rules {
 		if v.Why != "" {
 			t.Errorf("%s does not watch pay-2: %s", v.Rule, v.Why)
 		}
+	}
+	// An instance that cannot be read is named, and does not hide the one
+	// that could.
+	w.api.Inject(alikafkatest.Fault{Action: alikafka.OpProgress, Instance: "inst-a", HTTPStatus: 400, Code: "InvalidParameter", Message: "bad"})
+	exps, unread, err = Explain(context.Background(), opts, "pay-2", "")
+	if err != nil || len(exps) != 1 || exps[0].Instance != "inst-b" || len(unread) != 1 || !strings.HasPrefix(unread[0], "GetConsumerProgress inst-a group pay-2: ") {
+		t.Errorf("%v, %q, %d explanations", err, unread, len(exps))
 	}
 }

@@ -58,8 +58,11 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	exps, err := function.Explain(ctx, function.Options{Rules: file, State: stateLocation(*stateFlag, getenv),
+	exps, unread, err := function.Explain(ctx, function.Options{Rules: file, State: stateLocation(*stateFlag, getenv),
 		OSSEndpoint: getenv("BACKLOG_ALERT_OSS_ENDPOINT"), Endpoint: getenv("BACKLOG_ALERT_ENDPOINT"), Now: now}, group, instance)
+	for _, u := range unread {
+		fmt.Fprintln(stderr, "explain: not read, so not explained there:", u)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "explain:", err)
 		if _, ok := errors.AsType[*function.ExplainError](err); ok {
@@ -74,13 +77,22 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 			fmt.Fprintln(stderr, err)
 			return function.ExitErrors
 		}
-		return function.ExitOK
+		return explained(unread)
 	}
 	for i, e := range exps {
 		if i > 0 {
 			fmt.Fprintln(stdout)
 		}
 		writeExplanation(stdout, e, now, file.Defaults.Location)
+	}
+	return explained(unread)
+}
+
+// explained is the exit code of an explanation: 1 when some instance that
+// may have the group too could not be read.
+func explained(unread []string) int {
+	if len(unread) > 0 {
+		return function.ExitErrors
 	}
 	return function.ExitOK
 }
