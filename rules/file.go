@@ -1107,12 +1107,31 @@ func (r *reader) checkOrder(n *yaml.Node, field string, m map[string]*yaml.Node,
 // Matches reports whether the rule watches this group: same region, one of
 // its instances (any, for AllInstances), a groups glob matches and no
 // exclude_groups glob does, and its tags match group_tags.
+// It allocates nothing: a run asks it of every rule for every group.
 func (rule *Rule) Matches(region, instance, group string, tags map[string]string) bool {
-	return rule.Why(region, instance, group, tags) == ""
+	return rule.Region == region && rule.OnInstance(instance) &&
+		matchAny(rule.Groups, group) && !matchAny(rule.ExcludeGroups, group) && tagsMatch(rule.GroupTags, tags)
 }
 
-// Why says why the rule does not watch this group, or "" when it does.
+func tagsMatch(want, tags map[string]string) bool {
+	for k, glob := range want {
+		v, ok := tags[k]
+		if !ok {
+			return false
+		}
+		if m, _ := path.Match(glob, v); !m {
+			return false
+		}
+	}
+	return true
+}
+
+// Why says why the rule does not watch this group, or "" when it does, in
+// the terms of Matches.
 func (rule *Rule) Why(region, instance, group string, tags map[string]string) string {
+	if rule.Matches(region, instance, group, tags) {
+		return ""
+	}
 	switch {
 	case rule.Region != region:
 		return "watches region " + rule.Region + ", not " + region

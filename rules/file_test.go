@@ -182,6 +182,10 @@ func TestMatches(t *testing.T) {
 		if why != tc.why || tc.rule.Matches(tc.region, tc.instance, tc.group, tc.tags) != (tc.why == "") {
 			t.Errorf("%s/%s/%s %v: why %q, want %q", tc.region, tc.instance, tc.group, tc.tags, why, tc.why)
 		}
+		// A run asks every rule about every group: no garbage for it.
+		if n := testing.AllocsPerRun(10, func() { tc.rule.Matches(tc.region, tc.instance, tc.group, tc.tags) }); n != 0 {
+			t.Errorf("%s/%s/%s: Matches allocates %v times", tc.region, tc.instance, tc.group, n)
+		}
 	}
 }
 
