@@ -119,7 +119,11 @@ func (r *Report) WriteSummary(w io.Writer) {
 		if len(marks) > 0 {
 			suffix = " [" + strings.Join(marks, ", ") + "]"
 		}
-		fmt.Fprintf(w, "  %-8s %-8s %-7s %s  %s on %s (%s)%s\n", a.State, strings.ToUpper(string(a.Severity)), a.Condition, a.Where(), valueText(a.Alert), a.Instance, a.Rule, suffix)
+		on := a.Instance
+		if on == rules.AllInstances { // a region whose instances could not be listed
+			on = "every instance of " + a.Region
+		}
+		fmt.Fprintf(w, "  %-8s %-8s %-7s %s  %s on %s (%s)%s\n", a.State, strings.ToUpper(string(a.Severity)), a.Condition, a.Where(), valueText(a.Alert), on, a.Rule, suffix)
 	}
 	for _, u := range r.UnknownAge {
 		t := rules.Alert{Group: u.Group, Topic: u.Topic, Partition: u.Partition}

@@ -172,6 +172,11 @@ func TestRegionUnlistable(t *testing.T) {
 	if !slices.ContainsFunc(rep.Errors, func(e string) bool { return strings.HasPrefix(e, "GetInstanceList region cn-hangzhou: ") }) {
 		t.Errorf("errors %q", rep.Errors)
 	}
+	var summary strings.Builder
+	rep.WriteSummary(&summary)
+	if !strings.Contains(summary.String(), "on every instance of cn-hangzhou (backlog-alert)") {
+		t.Errorf("summary:\n%s", summary.String())
+	}
 	var said bool
 	for _, m := range w.sink.Received()[before:] {
 		text := m.Readable()
