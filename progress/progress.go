@@ -4,6 +4,8 @@
 // the alikafka OpenAPI and progress/alikafkatest serves it to that client.
 package progress
 
+import "path"
+
 // Snapshot is everything one run read, sorted by region, instance and group.
 type Snapshot struct {
 	Groups []Group `json:"groups"`
@@ -54,4 +56,20 @@ func (p Partition) Lag() int64 {
 		return d
 	}
 	return 0
+}
+
+// TagsMatch reports whether tags has every key of want, each value matching
+// its glob (path.Match syntax): how a selection by group tags is judged,
+// when groups are listed and when rules are evaluated alike.
+func TagsMatch(want, tags map[string]string) bool {
+	for k, glob := range want {
+		v, ok := tags[k]
+		if !ok {
+			return false
+		}
+		if m, _ := path.Match(glob, v); !m {
+			return false
+		}
+	}
+	return true
 }

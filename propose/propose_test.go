@@ -45,17 +45,15 @@ func load(t *testing.T, p *Proposal) *rules.File {
 
 func rule(t *testing.T, f *rules.File, name string) *rules.Rule {
 	t.Helper()
-	for i := range f.Rules {
-		if f.Rules[i].Name == name {
-			return &f.Rules[i]
+	r, ok := f.Rule(name)
+	if !ok {
+		var names []string
+		for _, r := range f.Rules {
+			names = append(names, r.Name)
 		}
+		t.Fatalf("no rule %q among %v", name, names)
 	}
-	var names []string
-	for _, r := range f.Rules {
-		names = append(names, r.Name)
-	}
-	t.Fatalf("no rule %q among %v", name, names)
-	return nil
+	return r
 }
 
 // Whatever the discovery, the proposal loads and selects every group but

@@ -19,6 +19,8 @@ import (
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/backlog-alert/backlog-alert/progress"
 )
 
 // File is a loaded, validated rules file.
@@ -272,6 +274,16 @@ func (f *File) Channel(name string) (Channel, bool) {
 		}
 	}
 	return Channel{}, false
+}
+
+// Rule returns the rule with that name.
+func (f *File) Rule(name string) (*Rule, bool) {
+	for i := range f.Rules {
+		if f.Rules[i].Name == name {
+			return &f.Rules[i], true
+		}
+	}
+	return nil, false
 }
 
 // Load reads and validates a rules file, expanding ${NAME} from the process
@@ -585,9 +597,13 @@ func (r *reader) timezone(n *yaml.Node, field string) (*time.Location, bool) {
 
 var regionID = regexp.MustCompile(`^[a-z0-9-]+$`)
 
+// IsRegionID reports whether s has the shape of a region ID such as
+// cn-hangzhou.
+func IsRegionID(s string) bool { return regionID.MatchString(s) }
+
 func (r *reader) region(n *yaml.Node, field string) (string, bool) {
 	s, ok := r.str(n, field)
-	if ok && !regionID.MatchString(s) {
+	if ok && !IsRegionID(s) {
 		r.fail(n, field, "%q is not a region ID such as cn-hangzhou", s)
 		return "", false
 	}
@@ -1110,20 +1126,7 @@ func (r *reader) checkOrder(n *yaml.Node, field string, m map[string]*yaml.Node,
 // It allocates nothing: a run asks it of every rule for every group.
 func (rule *Rule) Matches(region, instance, group string, tags map[string]string) bool {
 	return rule.Region == region && rule.OnInstance(instance) &&
-		matchAny(rule.Groups, group) && !matchAny(rule.ExcludeGroups, group) && tagsMatch(rule.GroupTags, tags)
-}
-
-func tagsMatch(want, tags map[string]string) bool {
-	for k, glob := range want {
-		v, ok := tags[k]
-		if !ok {
-			return false
-		}
-		if m, _ := path.Match(glob, v); !m {
-			return false
-		}
-	}
-	return true
+		matchAny(rule.Groups, group) && !matchAny(rule.ExcludeGroups, group) && progress.TagsMatch(rule.GroupTags, tags)
 }
 
 // Why says why the rule does not watch this group, or "" when it does, in

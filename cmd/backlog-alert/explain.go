@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,13 +39,9 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return function.ExitSetup
 	}
 	group, instance, _ := strings.Cut(target[0], "@")
-	var now time.Time
-	if *nowFlag != "" {
-		var err error
-		if now, err = time.Parse(time.RFC3339, *nowFlag); err != nil {
-			fmt.Fprintf(stderr, "explain: --now %q is not an RFC 3339 time such as 2026-11-21T09:00:00+08:00\n", *nowFlag)
-			return function.ExitSetup
-		}
+	now, ok := parseNow("explain", *nowFlag, stderr)
+	if !ok {
+		return function.ExitSetup
 	}
 	if now.IsZero() {
 		now = time.Now()
@@ -71,10 +66,7 @@ func explainCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return function.ExitSetup
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(exps); err != nil {
-			fmt.Fprintln(stderr, err)
+		if !writeJSON(stdout, stderr, exps) {
 			return function.ExitErrors
 		}
 		return explained(unread)

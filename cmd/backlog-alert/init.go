@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/backlog-alert/backlog-alert/notify"
 	"github.com/backlog-alert/backlog-alert/progress/alikafka"
 	"github.com/backlog-alert/backlog-alert/propose"
+	"github.com/backlog-alert/backlog-alert/rules"
 )
 
 // minSample is the shortest --sample: a rate measured over less is mostly
@@ -41,8 +41,6 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-var regionID = regexp.MustCompile(`^[a-z0-9-]+$`)
-
 // initCmd discovers the instances and consumer groups of some regions and
 // writes a rules file proposing how to watch them.
 //
@@ -52,10 +50,6 @@ var regionID = regexp.MustCompile(`^[a-z0-9-]+$`)
 // A partial file is written when at least one group was read: it says in
 // its header what it leaves out, and the exit code says it is partial.
 func initCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	if err := refuseSDKDebug(getenv); err != nil {
-		fmt.Fprintln(stderr, err)
-		return function.ExitSetup
-	}
 	flags := newFlags("init", stderr)
 	var regions, instances listFlag
 	flags.Var(&regions, "region", "region to discover, such as cn-hangzhou (repeat, or separate with commas, for more)")
@@ -86,7 +80,7 @@ func initCmd(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return usageErr("--out needs a path, or - for stdout")
 	}
 	for _, r := range regions {
-		if !regionID.MatchString(r) {
+		if !rules.IsRegionID(r) {
 			return usageErr("--region %q is not a region ID such as cn-hangzhou", r)
 		}
 	}

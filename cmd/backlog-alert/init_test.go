@@ -129,13 +129,11 @@ func checkSelection(t *testing.T, path string, regions ...string) *rules.File {
 
 func ruleNamed(t *testing.T, f *rules.File, name string) *rules.Rule {
 	t.Helper()
-	for i := range f.Rules {
-		if f.Rules[i].Name == name {
-			return &f.Rules[i]
-		}
+	r, ok := f.Rule(name)
+	if !ok {
+		t.Fatalf("no rule %q in the proposal", name)
 	}
-	t.Fatalf("no rule %q in the proposal", name)
-	return nil
+	return r
 }
 
 // init over two regions: the file validates, watches every group but the

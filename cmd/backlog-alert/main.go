@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	cmd, args := args[0], args[1:]
 	switch cmd {
-	case "run", "serve", "demo", "state", "explain":
+	case "run", "serve", "demo", "state", "explain", "init":
 		if err := refuseSDKDebug(getenv); err != nil {
 			fmt.Fprintln(stderr, err)
 			return function.ExitSetup
@@ -209,13 +209,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	if fs.Parse(args) != nil || fs.NArg() > 0 {
 		return function.ExitSetup
 	}
-	var now time.Time
-	if *nowFlag != "" {
-		var err error
-		if now, err = time.Parse(time.RFC3339, *nowFlag); err != nil {
-			fmt.Fprintf(stderr, "run: --now %q is not an RFC 3339 time such as 2026-11-21T09:00:00+08:00\n", *nowFlag)
-			return function.ExitSetup
-		}
+	now, ok := parseNow("run", *nowFlag, stderr)
+	if !ok {
+		return function.ExitSetup
 	}
 	if *timeout > 0 {
 		var cancel context.CancelFunc
@@ -243,16 +239,38 @@ func finish(rep *function.Report, err error, asJSON bool, stdout, stderr io.Writ
 		return function.ExitCode(rep, err)
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintln(stderr, err)
+		if !writeJSON(stdout, stderr, rep) {
 			return function.ExitErrors
 		}
 	} else {
 		rep.WriteSummary(stdout)
 	}
 	return function.ExitCode(rep, nil)
+}
+
+// parseNow reads a --now flag: zero when not given, false (said on stderr)
+// when not an RFC 3339 time.
+func parseNow(cmd, value string, stderr io.Writer) (time.Time, bool) {
+	if value == "" {
+		return time.Time{}, true
+	}
+	now, err := time.Parse(time.RFC3339, value)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: --now %q is not an RFC 3339 time such as 2026-11-21T09:00:00+08:00\n", cmd, value)
+		return time.Time{}, false
+	}
+	return now, true
+}
+
+// writeJSON prints v as indented JSON; false (said on stderr) when it cannot.
+func writeJSON(stdout, stderr io.Writer, v any) bool {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintln(stderr, err)
+		return false
+	}
+	return true
 }
 
 func validateCmd(args []string, stdout, stderr io.Writer, getenv func(string) string) int {

@@ -46,10 +46,8 @@ func writeRules(t *testing.T, doc string) string {
 	return p
 }
 
-const goodRules = `version: 1
-defaults:
-  region: cn-hangzhou
-channels:
+// cliChannels are the channels setup points at the sink.
+const cliChannels = `channels:
   team-slack:
     type: slack
     webhook_url: ${SLACK_URL}
@@ -57,7 +55,12 @@ channels:
     type: dingtalk
     webhook_url: ${DINGTALK_URL}
     secret: ${DINGTALK_SECRET}
-rules:
+`
+
+const goodRules = `version: 1
+defaults:
+  region: cn-hangzhou
+` + cliChannels + `rules:
   - name: orders
     instance: alikafka_post-cn-cli0001
     groups: ["orders-*"]

@@ -426,15 +426,7 @@ defaults:
   region: cn-hangzhou
 api:
   qps: 500
-channels:
-  team-slack:
-    type: slack
-    webhook_url: ${SLACK_URL}
-  ops-dingtalk:
-    type: dingtalk
-    webhook_url: ${DINGTALK_URL}
-    secret: ${DINGTALK_SECRET}
-rules:
+` + cliChannels + `rules:
   - name: orders
     instance: alikafka_post-cn-cli0001
     groups: ["grp-*"]

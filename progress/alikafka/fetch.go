@@ -292,13 +292,13 @@ func Fetch(ctx context.Context, cfg Config, sels []Selection) Outcome {
 					continue // the listing's failure is reported
 				}
 				i, found := slices.BinarySearchFunc(l.groups, g, func(gi GroupInfo, name string) int { return strings.Compare(gi.Name, name) })
-				if !found || tagsMatch(s.Tags, l.groups[i].Tags) {
+				if !found || progress.TagsMatch(s.Tags, l.groups[i].Tags) {
 					add(g, true)
 				}
 				continue
 			}
 			for _, gi := range l.groups {
-				if ok, _ := path.Match(g, gi.Name); ok && tagsMatch(s.Tags, gi.Tags) {
+				if ok, _ := path.Match(g, gi.Name); ok && progress.TagsMatch(s.Tags, gi.Tags) {
 					add(gi.Name, false)
 				}
 			}
@@ -356,21 +356,6 @@ func Fetch(ctx context.Context, cfg Config, sels []Selection) Outcome {
 
 func compareRefs(a, b GroupRef) int {
 	return cmp.Or(strings.Compare(a.Region, b.Region), strings.Compare(a.Instance, b.Instance), strings.Compare(a.Group, b.Group))
-}
-
-// tagsMatch reports whether tags has every key of want, each value matching
-// its glob.
-func tagsMatch(want, tags map[string]string) bool {
-	for k, p := range want {
-		v, ok := tags[k]
-		if !ok {
-			return false
-		}
-		if m, _ := path.Match(p, v); !m {
-			return false
-		}
-	}
-	return true
 }
 
 func matchAny(patterns []string, name string) bool {

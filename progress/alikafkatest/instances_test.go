@@ -1,12 +1,9 @@
 package alikafkatest
 
 import (
-	"net/url"
 	"reflect"
 	"testing"
 
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	sdkalikafka "github.com/aliyun/alibaba-cloud-sdk-go/services/alikafka"
 
 	"github.com/backlog-alert/backlog-alert/progress"
@@ -25,13 +22,7 @@ func TestRealSDKDecodesInstanceListAndGroupMeta(t *testing.T) {
 	s.SetGroupMeta("i1", "g2", "a remark", map[string]string{"z": "1", "a": "2"})
 	s.SetGroup(progress.Group{Region: "cn-hangzhou", Instance: "i1", Group: "g2"}) // nil Tags keeps the meta
 
-	u, _ := url.Parse(s.URL)
-	client, err := sdkalikafka.NewClientWithOptions("cn-hangzhou", sdk.NewConfig(),
-		credentials.NewStsTokenCredential(testCreds.AccessKeyID, testCreds.AccessKeySecret, testCreds.SecurityToken))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client.Domain = u.Host
+	client := sdkClient(t, s)
 
 	resp, err := client.GetInstanceList(sdkalikafka.CreateGetInstanceListRequest())
 	if err != nil {

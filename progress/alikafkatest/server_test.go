@@ -308,13 +308,7 @@ func TestRealSDKDecodesServedShape(t *testing.T) {
 	for i := range 3 {
 		s.SetGroup(progress.Group{Instance: "i1", Group: "list" + strconv.Itoa(i)})
 	}
-	u, _ := url.Parse(s.URL)
-	client, err := sdkalikafka.NewClientWithOptions("cn-hangzhou", sdk.NewConfig(),
-		credentials.NewStsTokenCredential(testCreds.AccessKeyID, testCreds.AccessKeySecret, testCreds.SecurityToken))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client.Domain = u.Host
+	client := sdkClient(t, s)
 
 	req := sdkalikafka.CreateGetConsumerProgressRequest()
 	req.InstanceId, req.ConsumerId = "i1", "g1"
@@ -492,4 +486,18 @@ func TestConsumerListManyGroups(t *testing.T) {
 	if vos := page("1", "2"); vos[0].(map[string]any)["ConsumerId"] != "a-first" || vos[1].(map[string]any)["ConsumerId"] != "g00001" {
 		t.Errorf("after changes: %v", vos)
 	}
+}
+
+// sdkClient is the real SDK's client, with the test's STS credentials,
+// sending to s.
+func sdkClient(t *testing.T, s *Server) *sdkalikafka.Client {
+	t.Helper()
+	u, _ := url.Parse(s.URL)
+	client, err := sdkalikafka.NewClientWithOptions("cn-hangzhou", sdk.NewConfig(),
+		credentials.NewStsTokenCredential(testCreds.AccessKeyID, testCreds.AccessKeySecret, testCreds.SecurityToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.Domain = u.Host
+	return client
 }
